@@ -1,0 +1,111 @@
+"""ADA selection (SPEC §3): the lexicographically-first maximal independent set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._xp import Array, array_namespace, device
+from .accounting import ada_ops
+from .gram import DEFAULT_TILE, normalize, similarity_tiles
+from .options import backend_for, check_tau, check_tile
+
+__all__ = ["Selection", "greedy_independent_set", "ada_normalized"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A representative set and what it cost.
+
+    Attributes
+    ----------
+    reps
+        Token indices of the representatives, increasing (int64, in the
+        namespace and on the device of the input).
+    ops
+        Inner products counted by SPEC §6.
+    """
+
+    reps: Array
+    ops: int
+
+
+def greedy_independent_set(xh: Array, tau: float, *, backend, tile: int) -> Array:
+    """Scan the rows of `xh` in order; keep a row iff it is linked to no row kept before.
+
+    The one scan of the library: ADA runs it over all tokens, the cascade
+    over the inherited set (removal) and the uncovered tokens (addition).
+    The Gram matrix of `xh` is computed in row tiles of ``tile`` rows and
+    handed to the backend tile by tile.
+
+    Parameters
+    ----------
+    xh
+        Normalised rows, ``(n, d)``.
+    tau
+        Threshold: rows ``i != j`` are linked when ``|xh_i . xh_j| >= tau``.
+    backend
+        A backend module (see :mod:`cascade_core_backends`).
+    tile
+        Rows of the Gram matrix computed at once.
+
+    Returns
+    -------
+    Array
+        Indices (into the rows of `xh`) of the kept rows, increasing.
+    """
+    xp = array_namespace(xh)
+    excluded = xp.zeros((xh.shape[0],), dtype=xp.bool, device=device(xh))
+    chosen = []
+    for start, sims in similarity_tiles(xh, xh, tile):
+        picked, excluded = backend.scan_tile(sims, tau, start, excluded)
+        chosen.append(picked)
+    return xp.concat(chosen)
+
+
+def ada_normalized(xh: Array, tau: float, *, backend, tile: int) -> Selection:
+    """ADA on normalised rows: the scan over all ``T`` tokens, counted as ``T**2``."""
+    reps = greedy_independent_set(xh, tau, backend=backend, tile=tile)
+    return Selection(reps=reps, ops=ada_ops(xh.shape[0]))
+
+
+def ada(
+    x: Array, tau: float, *, center: bool = False, backend: str = "auto", tile: int | None = None
+) -> Selection:
+    """ADA representatives of one layer (SPEC §3).
+
+    Parameters
+    ----------
+    x
+        Activations ``(T, d)`` of any array-API namespace (NumPy, CuPy,
+        PyTorch, JAX, ...), floating point.
+    tau
+        Threshold in ``(0, 1]``: tokens are linked when ``|cos| >= tau``.
+    center
+        Subtract the mean token before normalising (SPEC §2).
+    backend
+        ``"auto"``, or a name from :func:`cascade_core.backends`.
+    tile
+        Rows of the Gram matrix computed at once (default
+        :data:`cascade_core.gram.DEFAULT_TILE`).
+
+    Returns
+    -------
+    Selection
+        ``reps`` (increasing token indices, in the namespace of `x`) and
+        ``ops = T**2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import cascade_core as cc
+    >>> x = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    >>> sel = cc.ada(x, 0.9)
+    >>> sel.reps.tolist(), sel.ops
+    ([0, 2], 9)
+    """
+
+    xp = array_namespace(x)
+    tau = check_tau(tau)
+    tile = check_tile(DEFAULT_TILE if tile is None else tile)
+    xh = normalize(x, center=center)
+    return ada_normalized(xh, tau, backend=backend_for(backend, xp), tile=tile)

@@ -1,0 +1,139 @@
+"""The command line: ``cascade-core analyze [FILE] ...``.
+
+User errors (bad input, bad options, missing files) print one line to
+stderr and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cascade_core_backends import BackendUnavailable
+
+from . import __version__
+from .errors import CascadeInputError
+from .io import load, sample_path, write_atomic
+from .report import format_table, format_totals, to_json
+from .runner import run
+
+__all__ = ["main"]
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (exit 2) instead of usage + message."""
+
+    def error(self, message):
+        raise _UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="cascade-core", description="Cascade Token Selection: ADA and the cascade on saved activations."
+    )
+    parser.add_argument("--version", action="version", version=f"cascade-core {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    analyze = commands.add_parser(
+        "analyze",
+        help="run ADA and the cascade over the layers of a file",
+        description="Run ADA on the first layer and the cascade after it, for every sequence (and head), "
+        "and print a per-layer table and the run totals beside the paper's ranges. "
+        "With no FILE, runs on the bundled sample (all-MiniLM-L6-v2 hidden states).",
+    )
+    analyze.add_argument(
+        "file", nargs="?", metavar="FILE", help=".npy or .npz activations (default: the bundled sample)"
+    )
+    analyze.add_argument("--tau", type=float, default=0.7, help="threshold in (0, 1] on |cos| (default 0.7)")
+    analyze.add_argument("--center", action="store_true", help="subtract the mean token before normalising")
+    analyze.add_argument("--key", metavar="NAME", help="the array to read from an .npz holding several")
+    analyze.add_argument(
+        "--reference",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run ADA on every layer, for the agreement column (default on)",
+    )
+    analyze.add_argument(
+        "--recompute-ratio", type=float, metavar="RHO", help="back to ADA when |D|+|A| > RHO*|R|"
+    )
+    analyze.add_argument("--recompute-every", type=int, metavar="K", help="ADA on every K-th layer")
+    analyze.add_argument("--backend", default="auto", help="backend name (default auto)")
+    analyze.add_argument("--tile", type=int, default=None, help="rows of a Gram tile")
+    analyze.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
+    analyze.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    return parser
+
+
+def _analyze(args) -> None:
+    path = Path(args.file) if args.file else sample_path()
+    if args.json and Path(args.json).exists() and not args.force:
+        raise CascadeInputError("exists; not overwritten (use --force)", path=args.json)
+    if args.json and path.exists() and Path(args.json).resolve() == path.resolve():
+        raise CascadeInputError("--json would overwrite the input file", path=args.json)
+    data = load(path, key=args.key)
+    try:
+        result = run(
+            data.layers,
+            args.tau,
+            center=args.center,
+            reference=args.reference,
+            recompute_ratio=args.recompute_ratio,
+            recompute_every=args.recompute_every,
+            lengths=data.lengths,
+            mask=data.mask,
+            backend=args.backend,
+            tile=args.tile,
+        )
+    except CascadeInputError as err:
+        raise err.located(path=data.path) from None
+    t = result.totals
+    label = "bundled sample: all-MiniLM-L6-v2 hidden states" if not args.file else data.path
+    print(f"cascade-core analyze: {label}")
+    print(
+        f"layout {result.params['layout']} {tuple(data.layers.shape)}, "
+        f"{t.layers} layers x {t.slices} slices, tau {args.tau:g}, "
+        f"center {'on' if args.center else 'off'}, backend {result.params['backend']}"
+    )
+    print()
+    print(format_table(result))
+    print()
+    print(format_totals(result))
+    if args.json:
+        inputs = {
+            "path": data.path,
+            "key": data.key,
+            "shape": list(data.layers.shape),
+            "dtype": str(data.layers.dtype),
+            "metadata": data.metadata,
+        }
+        write_atomic(args.json, to_json(result, inputs=inputs), force=args.force)
+        print(f"\nwrote {args.json}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``cascade-core``; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "analyze":
+            _analyze(args)
+    except _UsageError as err:
+        print(f"cascade-core: error: {err}", file=sys.stderr)
+        return 2
+    except (CascadeInputError, BackendUnavailable) as err:
+        print(f"cascade-core: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"cascade-core: error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cascade-core: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

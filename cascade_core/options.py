@@ -1,0 +1,34 @@
+"""Checks of the parameters every entry point shares (SPEC §2, §9)."""
+
+from __future__ import annotations
+
+import math
+
+import cascade_core_backends as backends
+
+from .errors import CascadeInputError
+
+__all__ = ["check_tau", "check_tile", "backend_for"]
+
+
+def check_tau(tau: float) -> float:
+    """The threshold as a float in ``(0, 1]``, or a :class:`CascadeInputError`."""
+    try:
+        value = float(tau)
+    except (TypeError, ValueError):
+        raise CascadeInputError(f"threshold tau must be a number in (0, 1], got {tau!r}") from None
+    if not (math.isfinite(value) and 0.0 < value <= 1.0):
+        raise CascadeInputError(f"threshold tau must be in (0, 1], got {tau!r}")
+    return value
+
+
+def check_tile(tile: int) -> int:
+    """The tile size as a positive int, or a :class:`CascadeInputError`."""
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
+        raise CascadeInputError(f"tile must be a positive integer, got {tile!r}")
+    return tile
+
+
+def backend_for(name: str, xp):
+    """The backend module `name` (or the best for ``"auto"``) for namespace `xp`."""
+    return backends.resolve(name, xp)
