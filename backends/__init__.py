@@ -53,9 +53,7 @@ def get(name: str) -> ModuleType:
     try:
         module = _MODULES[name]
     except KeyError:
-        raise BackendUnavailable(
-            f"unknown backend {name!r}; choose one of {', '.join(['auto', *_MODULES])}"
-        ) from None
+        raise BackendUnavailable(f"unknown backend {name!r}; choose one of {', '.join(['auto', *_MODULES])}") from None
     return importlib.import_module(module)
 
 

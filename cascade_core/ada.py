@@ -55,7 +55,7 @@ def greedy_independent_set(xh: Array, tau: float, *, backend, tile: int) -> Arra
     """
     xp = array_namespace(xh)
     excluded = xp.zeros((xh.shape[0],), dtype=xp.bool, device=device(xh))
-    chosen = []
+    chosen = [xp.zeros((0,), dtype=xp.int64, device=device(xh))]
     for start, sims in similarity_tiles(xh, xh, tile):
         picked, excluded = backend.scan_tile(sims, tau, start, excluded)
         chosen.append(picked)
@@ -68,9 +68,7 @@ def ada_normalized(xh: Array, tau: float, *, backend, tile: int) -> Selection:
     return Selection(reps=reps, ops=ada_ops(xh.shape[0]))
 
 
-def ada(
-    x: Array, tau: float, *, center: bool = False, backend: str = "auto", tile: int | None = None
-) -> Selection:
+def ada(x: Array, tau: float, *, center: bool = False, backend: str = "auto", tile: int | None = None) -> Selection:
     """ADA representatives of one layer (SPEC §3).
 
     Parameters

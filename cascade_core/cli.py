@@ -57,9 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="also run ADA on every layer, for the agreement column (default on)",
     )
-    analyze.add_argument(
-        "--recompute-ratio", type=float, metavar="RHO", help="back to ADA when |D|+|A| > RHO*|R|"
-    )
+    analyze.add_argument("--recompute-ratio", type=float, metavar="RHO", help="back to ADA when |D|+|A| > RHO*|R|")
     analyze.add_argument("--recompute-every", type=int, metavar="K", help="ADA on every K-th layer")
     analyze.add_argument("--backend", default="auto", help="backend name (default auto)")
     analyze.add_argument("--tile", type=int, default=None, help="rows of a Gram tile")

@@ -88,12 +88,14 @@ def similarity_tiles(rows: Array, cols: Array, tile: int) -> Iterator[tuple[int,
     """
     xp = array_namespace(rows, cols)
     cols_t = xp.matrix_transpose(cols)
-    for start in range(0, rows.shape[0], tile):
-        yield start, xp.abs(rows[start : start + tile, :] @ cols_t)
+    n = rows.shape[0]
+    for start in range(0, n, tile):
+        yield start, xp.abs(rows[start : min(start + tile, n), :] @ cols_t)
 
 
 def max_similarity(rows: Array, cols: Array, tile: int) -> Array:
-    """Largest similarity of each row of `rows` to any row of `cols`, in tiles."""
+    """Largest similarity of each row of `rows` to any row of `cols` (0 if `cols` is empty), in tiles."""
     xp = array_namespace(rows, cols)
-    parts = [xp.max(s, axis=1) for _, s in similarity_tiles(rows, cols, tile)]
-    return xp.concat(parts) if parts else xp.zeros((0,), dtype=rows.dtype, device=device(rows))
+    if cols.shape[0] == 0 or rows.shape[0] == 0:
+        return xp.zeros((rows.shape[0],), dtype=rows.dtype, device=device(rows))
+    return xp.concat([xp.max(s, axis=1) for _, s in similarity_tiles(rows, cols, tile)])

@@ -143,9 +143,7 @@ def _load_npz(path: Path, name: str, key: str | None) -> Activations:
         path=name,
         key=key,
         lengths=read("lengths") if "lengths" in names else None,
-        mask=read("attention_mask").astype(bool)
-        if "attention_mask" in names and "lengths" not in names
-        else None,
+        mask=read("attention_mask").astype(bool) if "attention_mask" in names and "lengths" not in names else None,
         metadata=metadata,
     )
 

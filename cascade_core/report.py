@@ -71,9 +71,7 @@ def format_table(result: RunResult) -> str:
     widths = [max(len(cells[i]) for cells in [head, *body]) for i in range(len(head))]
     lines = []
     for cells in [head, *body]:
-        padded = [
-            c.ljust(w) if i == 1 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ]
+        padded = [c.ljust(w) if i == 1 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
         lines.append("  ".join(padded).rstrip())
     return "\n".join(lines)
 

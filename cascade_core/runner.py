@@ -76,9 +76,7 @@ def iter_layers(layers) -> Iterator[Array]:
             yield layers[index, ...]
         return
     if not isinstance(layers, Iterable):
-        raise CascadeInputError(
-            f"expected an array or an iterable of per-layer arrays, got {type(layers).__name__}"
-        )
+        raise CascadeInputError(f"expected an array or an iterable of per-layer arrays, got {type(layers).__name__}")
     yield from layers
 
 
@@ -94,9 +92,7 @@ def _valid_tokens(lengths, mask, slice_shape, n_tokens):
     if lengths is not None:
         values = [int(v) for v in lengths]
         if len(values) != batch:
-            raise CascadeInputError(
-                f"lengths has {len(values)} entries, expected one per sequence (B = {batch})"
-            )
+            raise CascadeInputError(f"lengths has {len(values)} entries, expected one per sequence (B = {batch})")
         for b, n in enumerate(values):
             if not 1 <= n <= n_tokens:
                 raise CascadeInputError(f"length {n} outside 1 .. {n_tokens} (T = 0 is an error)", slice=(b,))
@@ -202,9 +198,7 @@ def run(
             first_shape = shape
             *slice_shape, n_tokens, n_features = shape
             if n_tokens == 0 or n_features == 0:
-                raise CascadeInputError(
-                    f"empty activations: T = {n_tokens}, d = {n_features}", layer=layer_index
-                )
+                raise CascadeInputError(f"empty activations: T = {n_tokens}, d = {n_features}", layer=layer_index)
             valid = _valid_tokens(lengths, mask, slice_shape, n_tokens)
             engine = backend_for(backend, xp)
         elif shape != first_shape:
@@ -214,7 +208,7 @@ def run(
             )
 
         for where in itertools.product(*(range(n) for n in slice_shape)):
-            x = layer[where] if where else layer
+            x = layer[(*where, ...)]
             positions = None
             if valid is not None:
                 keep = valid[where[0]]

@@ -1,0 +1,102 @@
+"""Plain, slow references of SPEC §2-§6, written without the code under test.
+
+Everything here is float64 NumPy on a full Gram matrix and Python loops, so
+a test can compare the library against an independent reading of the spec.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Backends may disagree, and invariants may fail, only within this margin of tau (SPEC §9).
+MARGIN = 1e-5
+
+
+def similarity(x, center: bool = False) -> np.ndarray:
+    """|cos| of every pair of rows, float64; zero rows have similarity 0 (SPEC §2)."""
+    x = np.asarray(x, dtype=np.float64)
+    if center:
+        x = x - x.mean(axis=0)
+    norms = np.sqrt((x * x).sum(axis=1))
+    unit = np.divide(x, norms[:, None], out=np.zeros_like(x), where=norms[:, None] > 0)
+    return np.abs(unit @ unit.T)
+
+
+def check_representative(x, reps, tau: float, center: bool = False, margin: float = MARGIN) -> None:
+    """Assert that `reps` is decorrelated and covering for `x` at `tau` (SPEC §2)."""
+    s = similarity(x, center)
+    reps = [int(i) for i in np.asarray(reps).tolist()]
+    n = s.shape[0]
+    assert reps == sorted(set(reps)), f"representatives not increasing and unique: {reps}"
+    assert all(0 <= i < n for i in reps), f"representative outside 0..{n - 1}: {reps}"
+    for a_pos, i in enumerate(reps):
+        for j in reps[a_pos + 1 :]:
+            assert s[i, j] < tau + margin, f"representatives {i} and {j} are linked: s = {s[i, j]:.7f} >= {tau}"
+    rep_set = set(reps)
+    for i in range(n):
+        if i not in rep_set:
+            best = max(s[i, j] for j in reps)
+            assert best >= tau - margin, f"token {i} is covered by no representative: max s = {best:.7f} < {tau}"
+
+
+def near_threshold(x, tau: float, center: bool = False, margin: float = MARGIN) -> bool:
+    """Whether some pair i != j has |s_ij - tau| < margin (decisions may then differ)."""
+    s = similarity(x, center)
+    off = ~np.eye(s.shape[0], dtype=bool)
+    return bool(np.any(np.abs(s[off] - tau) < margin))
+
+
+def greedy(s: np.ndarray, tau: float, order: list[int]) -> list[int]:
+    """Visit `order`; keep a token iff it is linked to no token kept before (SPEC §3, §5)."""
+    kept: list[int] = []
+    for i in order:
+        if all(s[i, j] < tau for j in kept):
+            kept.append(i)
+    return kept
+
+
+def ada(x, tau: float, center: bool = False) -> list[int]:
+    """SPEC §3 on the full float64 Gram matrix."""
+    s = similarity(x, center)
+    return greedy(s, tau, list(range(s.shape[0])))
+
+
+def cascade(prev, x, tau: float, center: bool = False) -> dict:
+    """SPEC §5 step by step, with the op count of §6."""
+    s = similarity(x, center)
+    n = s.shape[0]
+    prev = sorted(int(i) for i in prev)
+    kept = greedy(s, tau, prev)
+    removed = [i for i in prev if i not in kept]
+    others = [i for i in range(n) if i not in kept]
+    uncovered = [i for i in others if i not in removed and not any(s[i, j] >= tau for j in kept)]
+    added = greedy(s, tau, uncovered)
+    r, rk, u = len(prev), len(kept), len(uncovered)
+    return {
+        "reps": sorted(kept + added),
+        "kept": kept,
+        "removed": removed,
+        "uncovered": uncovered,
+        "added": added,
+        "ops": r * r + (n - rk) * rk + u * u,
+    }
+
+
+def assign(x, reps, center: bool = False) -> tuple[list[int], list[int]]:
+    """SPEC §4: nearest representative (lowest index on ties), and group sizes."""
+    s = similarity(x, center)
+    reps = [int(i) for i in reps]
+    out = []
+    for i in range(s.shape[0]):
+        if i in reps:
+            out.append(i)
+        else:
+            best = max(reps, key=lambda j: (s[i, j], -j))
+            out.append(best)
+    sizes = [out.count(j) for j in reps]
+    return out, sizes
+
+
+def jaccard(a, b) -> float:
+    a, b = set(int(i) for i in a), set(int(i) for i in b)
+    return len(a & b) / len(a | b) if a | b else 1.0
