@@ -29,5 +29,6 @@ def scan_tile(sims, tau, start, excluded):
             taken.append(k)
             blocked |= among[k]
     chosen = candidates[taken]
-    excluded |= (sims[chosen] >= tau).any(axis=0)
+    for row in chosen:  # row by row: no (chosen x n) copy of the tile
+        excluded |= sims[row] >= tau
     return chosen.astype(np.int64) + start, excluded

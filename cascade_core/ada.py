@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ._xp import Array, array_namespace, device
 from .accounting import ada_ops
-from .gram import DEFAULT_TILE, normalize, similarity_tiles
+from .gram import normalize, similarity_tile, tile_rows, tile_starts
 from .options import backend_for, check_tau, check_tile
 
 __all__ = ["Selection", "greedy_independent_set", "ada_normalized"]
@@ -29,13 +29,13 @@ class Selection:
     ops: int
 
 
-def greedy_independent_set(xh: Array, tau: float, *, backend, tile: int) -> Array:
+def greedy_independent_set(xh: Array, tau: float, *, backend, tile: int | None) -> Array:
     """Scan the rows of `xh` in order; keep a row iff it is linked to no row kept before.
 
     The one scan of the library: ADA runs it over all tokens, the cascade
     over the inherited set (removal) and the uncovered tokens (addition).
-    The Gram matrix of `xh` is computed in row tiles of ``tile`` rows and
-    handed to the backend tile by tile.
+    The Gram matrix of `xh` is computed in row tiles and handed to the
+    backend tile by tile.
 
     Parameters
     ----------
@@ -46,7 +46,7 @@ def greedy_independent_set(xh: Array, tau: float, *, backend, tile: int) -> Arra
     backend
         A backend module (see :mod:`cascade_core_backends`).
     tile
-        Rows of the Gram matrix computed at once.
+        Rows of the Gram matrix computed at once, or None for the default.
 
     Returns
     -------
@@ -56,13 +56,17 @@ def greedy_independent_set(xh: Array, tau: float, *, backend, tile: int) -> Arra
     xp = array_namespace(xh)
     excluded = xp.zeros((xh.shape[0],), dtype=xp.bool, device=device(xh))
     chosen = [xp.zeros((0,), dtype=xp.int64, device=device(xh))]
-    for start, sims in similarity_tiles(xh, xh, tile):
+    xh_t = xp.matrix_transpose(xh)
+    step = tile_rows(tile, xh.shape[0])
+    for start in tile_starts(xh.shape[0], step):
+        sims = similarity_tile(xh, xh_t, start, step)
         picked, excluded = backend.scan_tile(sims, tau, start, excluded)
         chosen.append(picked)
+        del sims
     return xp.concat(chosen)
 
 
-def ada_normalized(xh: Array, tau: float, *, backend, tile: int) -> Selection:
+def ada_normalized(xh: Array, tau: float, *, backend, tile: int | None) -> Selection:
     """ADA on normalised rows: the scan over all ``T`` tokens, counted as ``T**2``."""
     reps = greedy_independent_set(xh, tau, backend=backend, tile=tile)
     return Selection(reps=reps, ops=ada_ops(xh.shape[0]))
@@ -83,8 +87,8 @@ def ada(x: Array, tau: float, *, center: bool = False, backend: str = "auto", ti
     backend
         ``"auto"``, or a name from :func:`cascade_core.backends`.
     tile
-        Rows of the Gram matrix computed at once (default
-        :data:`cascade_core.gram.DEFAULT_TILE`).
+        Rows of the Gram matrix computed at once (default:
+        :func:`cascade_core.gram.tile_rows`, about 4 Mi similarities a tile).
 
     Returns
     -------
@@ -104,6 +108,6 @@ def ada(x: Array, tau: float, *, center: bool = False, backend: str = "auto", ti
 
     xp = array_namespace(x)
     tau = check_tau(tau)
-    tile = check_tile(DEFAULT_TILE if tile is None else tile)
+    tile = check_tile(tile)
     xh = normalize(x, center=center)
     return ada_normalized(xh, tau, backend=backend_for(backend, xp), tile=tile)

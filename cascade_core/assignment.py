@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from ._xp import Array, array_namespace, device, isin_sorted
-from .gram import DEFAULT_TILE, normalize, similarity_tiles
+from .gram import normalize, similarity_tile, tile_rows, tile_starts
 from .options import check_tile
 
 __all__ = ["assign_normalized", "group_sizes"]
 
 
-def assign_normalized(xh: Array, reps: Array, *, tile: int) -> Array:
+def assign_normalized(xh: Array, reps: Array, *, tile: int | None) -> Array:
     """``a(i) = argmax_{j in R} s_ij`` (ties: lowest index); ``a(j) = j`` for ``j`` in R.
 
-    Computed in row tiles of ``tile x r``. `reps` must be increasing, so the
+    Computed in row tiles of ``rows x r``. `reps` must be increasing, so the
     array API's "first maximum" rule of ``argmax`` picks the lowest index.
     """
     xp = array_namespace(xh, reps)
     n = xh.shape[0]
-    xr = xp.take(xh, reps, axis=0)
-    parts = [xp.take(reps, xp.argmax(s, axis=1)) for _, s in similarity_tiles(xh, xr, tile)]
+    xr_t = xp.matrix_transpose(xp.take(xh, reps, axis=0))
+    step = tile_rows(tile, reps.shape[0])
+    parts = [xp.take(reps, xp.argmax(similarity_tile(xh, xr_t, i, step), axis=1)) for i in tile_starts(n, step)]
     nearest = xp.concat(parts)
     tokens = xp.arange(n, dtype=xp.int64, device=device(xh))
     return xp.where(isin_sorted(tokens, reps), tokens, nearest)
@@ -60,7 +61,7 @@ def assign(x: Array, reps: Array, *, center: bool = False, tile: int | None = No
     ([0, 0, 2], [2, 1])
     """
 
-    tile = check_tile(DEFAULT_TILE if tile is None else tile)
+    tile = check_tile(tile)
     xh = normalize(x, center=center)
     assignment = assign_normalized(xh, reps, tile=tile)
     return assignment, group_sizes(assignment, reps)

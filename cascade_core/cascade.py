@@ -8,7 +8,7 @@ from ._xp import Array, array_namespace, device, isin_sorted
 from .accounting import cascade_ops
 from .ada import greedy_independent_set
 from .errors import CascadeInputError
-from .gram import DEFAULT_TILE, max_similarity, normalize
+from .gram import max_similarity, normalize
 from .options import backend_for, check_tau, check_tile
 
 __all__ = ["CascadeStep", "cascade_normalized", "needs_recompute"]
@@ -42,7 +42,7 @@ class CascadeStep:
     ops: int
 
 
-def cascade_normalized(prev: Array, xh: Array, tau: float, *, backend, tile: int) -> CascadeStep:
+def cascade_normalized(prev: Array, xh: Array, tau: float, *, backend, tile: int | None) -> CascadeStep:
     """Repair the set `prev` of layer l on the normalised tokens `xh` of layer l+1.
 
     Parameters
@@ -128,7 +128,7 @@ def cascade(
 
     xp = array_namespace(prev, x)
     tau = check_tau(tau)
-    tile = check_tile(DEFAULT_TILE if tile is None else tile)
+    tile = check_tile(tile)
     xh = normalize(x, center=center)
     if prev.ndim != 1 or not xp.isdtype(prev.dtype, "integral"):
         raise CascadeInputError(

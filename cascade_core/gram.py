@@ -6,16 +6,23 @@ Gram matrix is produced in row tiles of ``tile x n`` and consumed tile by tile.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from ._xp import Array, array_namespace, device
 from .errors import CascadeInputError
 
-__all__ = ["DEFAULT_TILE", "compute_dtype", "normalize", "similarity_tiles", "max_similarity"]
+__all__ = [
+    "TILE_ENTRIES",
+    "compute_dtype",
+    "normalize",
+    "tile_rows",
+    "tile_starts",
+    "similarity_tile",
+    "max_similarity",
+]
 
-#: Rows of the Gram matrix computed at once. Peak extra memory of a selection
-#: is about ``tile * T`` similarities plus ``T * r`` for the representatives.
-DEFAULT_TILE = 1024
+#: Similarities per tile when the caller names no tile size: 4 Mi entries
+#: (16 MiB in float32). A tile of an ``(n, m)`` similarity matrix then has
+#: ``TILE_ENTRIES // m`` rows (at least 64, at most 4096).
+TILE_ENTRIES = 1 << 22
 
 
 def compute_dtype(xp, dtype):
@@ -68,34 +75,52 @@ def normalize(x: Array, *, center: bool = False) -> Array:
         raise CascadeInputError("no tokens (T = 0)")
     if n_features == 0:
         raise CascadeInputError("no features (d = 0)")
-    x = xp.astype(x, compute_dtype(xp, x.dtype))
+    x = xp.astype(x, compute_dtype(xp, x.dtype), copy=False)
     finite = xp.all(xp.isfinite(x), axis=1)
     if not bool(xp.all(finite)):
         token = int(xp.nonzero(~finite)[0][0])
         raise CascadeInputError("non-finite activation (NaN or Inf)", token=token)
     if center:
         x = x - xp.mean(x, axis=0)
-    norms = xp.sqrt(xp.sum(x * x, axis=1))
+    norms = xp.sqrt(xp.vecdot(x, x, axis=-1))
     safe = xp.where(norms > 0, norms, xp.ones_like(norms))
     return x / safe[:, None]
 
 
-def similarity_tiles(rows: Array, cols: Array, tile: int) -> Iterator[tuple[int, Array]]:
-    """Yield ``(start, S)`` with ``S = |rows[start:start+tile] @ cols.T|``.
+def tile_rows(tile: int | None, n_cols: int) -> int:
+    """Rows per tile of a similarity matrix with `n_cols` columns: `tile`, or the default.
 
-    Both inputs are normalised ``(n, d)`` and ``(m, d)`` matrices; each tile
-    is ``(<= tile, m)``.
+    Peak extra memory of a selection is then about ``rows * n_cols``
+    similarities (two such arrays while a tile is made: the product and its
+    absolute value), never a ``T x T`` matrix when ``T`` exceeds the tile.
     """
-    xp = array_namespace(rows, cols)
-    cols_t = xp.matrix_transpose(cols)
-    n = rows.shape[0]
-    for start in range(0, n, tile):
-        yield start, xp.abs(rows[start : min(start + tile, n), :] @ cols_t)
+    if tile is not None:
+        return tile
+    return max(64, min(4096, TILE_ENTRIES // max(n_cols, 1)))
 
 
-def max_similarity(rows: Array, cols: Array, tile: int) -> Array:
+def tile_starts(n: int, tile: int) -> range:
+    """First rows of the tiles of an ``n``-row matrix."""
+    return range(0, n, tile)
+
+
+def similarity_tile(rows: Array, cols_t: Array, start: int, tile: int) -> Array:
+    """``|rows[start : start + tile] @ cols_t|``: one row tile of the similarity matrix.
+
+    `rows` is a normalised ``(n, d)`` matrix, `cols_t` the transpose of a
+    normalised ``(m, d)`` matrix; the tile is ``(<= tile, m)``. Callers
+    release each tile before computing the next, so at most one tile (and the
+    product it is made from) is alive at a time.
+    """
+    xp = array_namespace(rows, cols_t)
+    return xp.abs(rows[start : min(start + tile, rows.shape[0]), :] @ cols_t)
+
+
+def max_similarity(rows: Array, cols: Array, tile: int | None) -> Array:
     """Largest similarity of each row of `rows` to any row of `cols` (0 if `cols` is empty), in tiles."""
     xp = array_namespace(rows, cols)
     if cols.shape[0] == 0 or rows.shape[0] == 0:
         return xp.zeros((rows.shape[0],), dtype=rows.dtype, device=device(rows))
-    return xp.concat([xp.max(s, axis=1) for _, s in similarity_tiles(rows, cols, tile)])
+    cols_t = xp.matrix_transpose(cols)
+    step = tile_rows(tile, cols.shape[0])
+    return xp.concat([xp.max(similarity_tile(rows, cols_t, i, step), axis=1) for i in tile_starts(rows.shape[0], step)])

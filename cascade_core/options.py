@@ -22,8 +22,10 @@ def check_tau(tau: float) -> float:
     return value
 
 
-def check_tile(tile: int) -> int:
-    """The tile size as a positive int, or a :class:`CascadeInputError`."""
+def check_tile(tile: int | None) -> int | None:
+    """The tile size: None (the default) or a positive int; else a :class:`CascadeInputError`."""
+    if tile is None:
+        return None
     if isinstance(tile, bool) or not isinstance(tile, int) or tile < 1:
         raise CascadeInputError(f"tile must be a positive integer, got {tile!r}")
     return tile

@@ -16,7 +16,7 @@ from ._xp import Array, array_namespace, index_array
 from .ada import ada_normalized
 from .cascade import cascade_normalized, needs_recompute
 from .errors import CascadeInputError
-from .gram import DEFAULT_TILE, check_dtype, normalize
+from .gram import check_dtype, normalize
 from .metrics import LayerRecord, RunTotals, jaccard, summarize
 from .options import backend_for, check_tau, check_tile
 
@@ -147,7 +147,8 @@ def run(
     backend
         ``"auto"`` or a backend name (:func:`cascade_core.backends`).
     tile
-        Rows of a Gram tile.
+        Rows of a Gram tile (default: :func:`cascade_core.gram.tile_rows`,
+        about 4 Mi similarities a tile).
 
     Returns
     -------
@@ -165,7 +166,7 @@ def run(
     (3, 7500)
     """
     tau = check_tau(tau)
-    tile = check_tile(DEFAULT_TILE if tile is None else tile)
+    tile = check_tile(tile)
     if recompute_every is not None and (
         isinstance(recompute_every, bool) or not isinstance(recompute_every, int) or recompute_every < 1
     ):
