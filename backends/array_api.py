@@ -12,8 +12,12 @@ from array_api_compat import array_namespace, device
 name = "array_api"
 
 
-def supports(xp) -> bool:
-    return True
+def native(x):
+    return x
+
+
+def export(a, like):
+    return a
 
 
 def synchronize() -> None:

@@ -106,8 +106,9 @@ def ada(x: Array, tau: float, *, center: bool = False, backend: str = "auto", ti
     ([0, 2], 9)
     """
 
-    xp = array_namespace(x)
     tau = check_tau(tau)
     tile = check_tile(tile)
-    xh = normalize(x, center=center)
-    return ada_normalized(xh, tau, backend=backend_for(backend, xp), tile=tile)
+    engine = backend_for(backend, x)
+    xh = normalize(engine.native(x), center=center)
+    selection = ada_normalized(xh, tau, backend=engine, tile=tile)
+    return Selection(reps=engine.export(selection.reps, like=x), ops=selection.ops)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ._xp import Array, array_namespace, device, isin_sorted
 from .gram import normalize, similarity_tile, tile_rows, tile_starts
-from .options import check_tile
+from .options import backend_for, check_tile
 
 __all__ = ["assign_normalized", "group_sizes"]
 
@@ -25,14 +25,21 @@ def assign_normalized(xh: Array, reps: Array, *, tile: int | None) -> Array:
     return xp.where(isin_sorted(tokens, reps), tokens, nearest)
 
 
-def group_sizes(assignment: Array, reps: Array) -> Array:
-    """``c_j = |{i : a(i) = j}|`` for each ``j`` of `reps` (in the order of `reps`)."""
+def group_sizes(assignment: Array, reps: Array, *, backend=None) -> Array:
+    """``c_j = |{i : a(i) = j}|`` for each ``j`` of `reps` (in the order of `reps`).
+
+    Uses the backend's kernel when it has one, else sorting and ``searchsorted``.
+    """
+    if backend is not None and hasattr(backend, "group_sizes"):
+        return backend.group_sizes(assignment, reps)
     xp = array_namespace(assignment, reps)
     ordered = xp.sort(assignment)
     return xp.searchsorted(ordered, reps, side="right") - xp.searchsorted(ordered, reps, side="left")
 
 
-def assign(x: Array, reps: Array, *, center: bool = False, tile: int | None = None) -> tuple[Array, Array]:
+def assign(
+    x: Array, reps: Array, *, center: bool = False, backend: str = "auto", tile: int | None = None
+) -> tuple[Array, Array]:
     """Assignment and group sizes of a representative set (SPEC §4).
 
     Parameters
@@ -41,7 +48,7 @@ def assign(x: Array, reps: Array, *, center: bool = False, tile: int | None = No
         Activations ``(T, d)``.
     reps
         Representative token indices, increasing.
-    center, tile
+    center, backend, tile
         As in :func:`cascade_core.ada`.
 
     Returns
@@ -62,6 +69,11 @@ def assign(x: Array, reps: Array, *, center: bool = False, tile: int | None = No
     """
 
     tile = check_tile(tile)
-    xh = normalize(x, center=center)
-    assignment = assign_normalized(xh, reps, tile=tile)
-    return assignment, group_sizes(assignment, reps)
+    engine = backend_for(backend, x)
+    xh = normalize(engine.native(x), center=center)
+    reps_native = engine.native(reps)
+    xp = array_namespace(xh, reps_native)
+    reps_native = xp.astype(reps_native, xp.int64)
+    assignment = assign_normalized(xh, reps_native, tile=tile)
+    sizes = group_sizes(assignment, reps_native, backend=engine)
+    return engine.export(assignment, like=x), engine.export(sizes, like=x)

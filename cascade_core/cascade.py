@@ -126,10 +126,12 @@ def cascade(
     ([0, 2], 1, [2], 11)
     """
 
-    xp = array_namespace(prev, x)
     tau = check_tau(tau)
     tile = check_tile(tile)
-    xh = normalize(x, center=center)
+    engine = backend_for(backend, x)
+    xh = normalize(engine.native(x), center=center)
+    prev = engine.native(prev)
+    xp = array_namespace(prev, xh)
     if prev.ndim != 1 or not xp.isdtype(prev.dtype, "integral"):
         raise CascadeInputError(
             f"prev must be a 1-d integer index array, got {prev.dtype} of shape {tuple(prev.shape)}"
@@ -140,4 +142,6 @@ def cascade(
         raise CascadeInputError(f"prev holds token indices outside 0 .. {n - 1}")
     if prev.shape[0] > 1 and not bool(xp.all(prev[1:] != prev[:-1])):
         raise CascadeInputError("prev holds a token index twice")
-    return cascade_normalized(prev, xh, tau, backend=backend_for(backend, xp), tile=tile)
+    step = cascade_normalized(prev, xh, tau, backend=engine, tile=tile)
+    out = {name: engine.export(getattr(step, name), like=x) for name in ("reps", "kept", "uncovered", "added")}
+    return CascadeStep(removed=step.removed, ops=step.ops, **out)

@@ -31,6 +31,8 @@ def check_tile(tile: int | None) -> int | None:
     return tile
 
 
-def backend_for(name: str, xp):
-    """The backend module `name` (or the best for ``"auto"``) for namespace `xp`."""
-    return backends.resolve(name, xp)
+def backend_for(name: str, x):
+    """The backend module `name` (or the best for ``"auto"``) for the array `x`."""
+    if not isinstance(name, str):
+        raise CascadeInputError(f"backend must be a name, got {name!r}")
+    return backends.resolve(name, x)

@@ -201,12 +201,14 @@ def run(
             if n_tokens == 0 or n_features == 0:
                 raise CascadeInputError(f"empty activations: T = {n_tokens}, d = {n_features}", layer=layer_index)
             valid = _valid_tokens(lengths, mask, slice_shape, n_tokens)
-            engine = backend_for(backend, xp)
+            engine = backend_for(backend, layer)
         elif shape != first_shape:
             raise CascadeInputError(
                 f"shape {shape} differs from layer 0's {first_shape} (every layer needs the same T and d)",
                 layer=layer_index,
             )
+        given, layer = layer, engine.native(layer)
+        xp = array_namespace(layer)
 
         for where in itertools.product(*(range(n) for n in slice_shape)):
             x = layer[(*where, ...)]
@@ -240,10 +242,12 @@ def run(
                 raise CascadeInputError(err.reason, layer=layer_index, slice=where, token=token) from None
             records.append(record)
             prev[where] = reps
-            sets.setdefault(where, []).append(_to_positions(reps, positions))
+            sets.setdefault(where, []).append(engine.export(_to_positions(reps, positions), like=given))
             if reference:
                 prev_ada[where] = ada_reps
-                reference_sets.setdefault(where, []).append(_to_positions(ada_reps, positions))
+                reference_sets.setdefault(where, []).append(
+                    engine.export(_to_positions(ada_reps, positions), like=given)
+                )
 
     if first_shape is None:
         raise CascadeInputError("no layers in the input")
@@ -267,6 +271,7 @@ def _select_layer(
     """Select one layer of one slice; return its record, set and ADA reference set."""
     xh = normalize(x, center=center)
     n = xh.shape[0]
+    engine.synchronize()  # time the selection only, not queued normalisation
     start = time.perf_counter()
     ada_reps = None
     seconds_ada = None
