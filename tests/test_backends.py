@@ -198,3 +198,21 @@ class TestTorch:
         assert all(s.device.type == "cuda" for s in got.sets[()])
         expected = cc.run(x, TAU, backend="numpy")
         assert [s.cpu().tolist() for s in got.sets[()]] == [s.tolist() for s in expected.sets[()]]
+
+
+class TestJax:
+    """JAX arrays in, JAX arrays out (not installed in CI; run where JAX is)."""
+
+    jax = pytest.importorskip("jax")
+
+    def test_run_on_jax(self):
+        import jax.numpy as jnp
+
+        x = synthetic.stacked(3, 200, 32, rep_ratio=0.4, seed=10)
+        got = cc.run(jnp.asarray(x), TAU)
+        on_gpu = any(d.platform == "gpu" for d in self.jax.devices())
+        assert got.params["backend"] == ("cupy" if on_gpu and _gpu_available() else "numba")
+        expected = cc.run(x, TAU, backend="numpy")
+        for reps, want in zip(got.sets[()], expected.sets[()], strict=True):
+            assert isinstance(reps, self.jax.Array)
+            assert np.asarray(reps).tolist() == want.tolist()
