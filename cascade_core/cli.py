@@ -14,7 +14,7 @@ from cascade_core_backends import BackendUnavailable
 
 from . import __version__
 from .errors import CascadeInputError
-from .io import load, sample_path, write_atomic
+from .io import describe, load, sample_path, write_atomic
 from .report import format_table, format_totals, to_json
 from .runner import run
 
@@ -46,11 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         "With no FILE, runs on the bundled sample (all-MiniLM-L6-v2 hidden states).",
     )
     analyze.add_argument(
-        "file", nargs="?", metavar="FILE", help=".npy or .npz activations (default: the bundled sample)"
+        "file",
+        nargs="?",
+        metavar="FILE",
+        help="activations: .npy, .npz, .safetensors, .h5, .pt, or a directory of per-layer files "
+        "(default: the bundled sample)",
     )
     analyze.add_argument("--tau", type=float, default=0.7, help="threshold in (0, 1] on |cos| (default 0.7)")
     analyze.add_argument("--center", action="store_true", help="subtract the mean token before normalising")
-    analyze.add_argument("--key", metavar="NAME", help="the array to read from an .npz holding several")
+    _add_selection_options(analyze)
     analyze.add_argument(
         "--reference",
         action=argparse.BooleanOptionalAction,
@@ -63,7 +67,37 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--tile", type=int, default=None, help="rows of a Gram tile")
     analyze.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
     analyze.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+
+    info = commands.add_parser(
+        "info",
+        help="list the tensors of a file and the activations analyze would read, without reading data",
+    )
+    info.add_argument("file", metavar="FILE")
+    _add_selection_options(info)
+
+    export = commands.add_parser(
+        "export-hf",
+        help="save the activations of a local Hugging Face model on some texts (needs cascade-core[export])",
+    )
+    export.add_argument("model_dir", metavar="MODEL_DIR", help="a local model directory (no hub access)")
+    export.add_argument("--text", action="append", required=True, metavar="FILE", help="a text file; repeat")
+    export.add_argument("--out", required=True, metavar="PATH", help="the .safetensors file to write")
+    export.add_argument("--qkv", action="store_true", help="also save every layer's queries, keys and values")
+    export.add_argument("--max-tokens", type=int, metavar="N", help="truncate each text to N tokens")
+    export.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
+    export.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     return parser
+
+
+def _add_selection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--key",
+        metavar="NAME",
+        help="the tensor to read, or a per-layer name pattern with {l} (e.g. 'blocks.{l}.hook_resid_pre')",
+    )
+    parser.add_argument("--layout", metavar="AXES", help="storage order of the axes, e.g. LBTD, LBHTD, TDL")
+    parser.add_argument("--lengths", metavar="NAME", help="a (B,) tensor of valid lengths (default: 'lengths')")
+    parser.add_argument("--mask", metavar="NAME", help="a (B, T) mask of valid tokens (default: 'attention_mask')")
 
 
 def _analyze(args) -> None:
@@ -72,7 +106,7 @@ def _analyze(args) -> None:
         raise CascadeInputError("exists; not overwritten (use --force)", path=args.json)
     if args.json and path.exists() and Path(args.json).resolve() == path.resolve():
         raise CascadeInputError("--json would overwrite the input file", path=args.json)
-    data = load(path, key=args.key)
+    data = load(path, key=args.key, layout=args.layout, lengths=args.lengths, mask=args.mask)
     try:
         result = run(
             data.layers,
@@ -92,7 +126,7 @@ def _analyze(args) -> None:
     label = "bundled sample: all-MiniLM-L6-v2 hidden states" if not args.file else data.path
     print(f"cascade-core analyze: {label}")
     print(
-        f"layout {result.params['layout']} {tuple(data.layers.shape)}, "
+        f"layout {data.layers.layout} {tuple(data.layers.shape)}, "
         f"{t.layers} layers x {t.slices} slices, tau {args.tau:g}, "
         f"center {'on' if args.center else 'off'}, backend {result.params['backend']}"
     )
@@ -104,6 +138,8 @@ def _analyze(args) -> None:
         inputs = {
             "path": data.path,
             "key": data.key,
+            "format": data.format,
+            "layout": data.layers.layout,
             "shape": list(data.layers.shape),
             "dtype": str(data.layers.dtype),
             "metadata": data.metadata,
@@ -118,6 +154,23 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "analyze":
             _analyze(args)
+        elif args.command == "info":
+            print(describe(args.file, key=args.key, layout=args.layout))
+        elif args.command == "export-hf":
+            from .export import export_hf
+
+            shapes = export_hf(
+                args.model_dir,
+                args.text,
+                args.out,
+                qkv=args.qkv,
+                max_tokens=args.max_tokens,
+                dtype=args.dtype,
+                force=args.force,
+            )
+            for name, shape in shapes.items():
+                print(f"{name:<15} {shape}")
+            print(f"wrote {args.out}")
     except _UsageError as err:
         print(f"cascade-core: error: {err}", file=sys.stderr)
         return 2

@@ -1,16 +1,16 @@
-"""Reading activations from disk (``.npy``, ``.npz``) and writing reports safely.
+"""Activations from disk, and reports written safely.
 
-Stacked arrays are memory-mapped where the format allows (``.npy``), so the
-runner reads one layer at a time. Every problem with a file becomes a
-:class:`~cascade_core.errors.CascadeInputError` naming the file.
+:func:`load` finds the activations in a file or directory (any format of
+:mod:`cascade_core.readers`), their layout (:mod:`cascade_core.layout`) and
+any lengths or mask of padded batches, and hands back a :class:`LayerStack`
+that reads one layer at a time. :func:`describe` lists a file without
+reading its data. :func:`write_atomic` is the only way reports reach disk.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,41 +18,45 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CascadeInputError
+from .layout import LayerStack, choose_layers
+from .readers import TensorRef, list_tensors
 
-__all__ = ["Activations", "load", "sample_path", "write_atomic"]
-
-#: Names read as the activations when a file holds several arrays and no key is given.
-DEFAULT_KEYS = ("hidden_states", "activations")
-#: Arrays of an ``.npz`` that describe the activations rather than hold them.
-AUXILIARY_KEYS = ("lengths", "attention_mask", "metadata", "input_ids")
+__all__ = ["Activations", "load", "describe", "sample_path", "write_atomic"]
 
 
 @dataclass
 class Activations:
-    """Activations read from a file.
+    """Activations found in a file.
 
     Attributes
     ----------
     layers
-        The stacked array (ndim 2 to 5, SPEC §1), memory-mapped where possible.
+        The layers, read one at a time (iterate, or index by layer).
     path
-        Where it came from.
-    key
-        The array's name inside the file (None for ``.npy``).
+        The file or directory.
+    format
+        ``npy``, ``npz``, ``safetensors``, ``hdf5``, ``torch`` or ``directory``.
     lengths
-        Valid lengths of padded sequences, if the file has a ``lengths`` array.
+        Valid lengths of padded sequences (a ``lengths`` tensor), if any.
     mask
-        Boolean mask of valid tokens, if the file has an ``attention_mask`` array.
+        Boolean mask of valid tokens (an ``attention_mask`` tensor), if any.
     metadata
-        The file's ``metadata`` (a JSON string in an ``.npz``), if any.
+        The file's metadata (a dict; empty when it has none).
+    tensors
+        Every tensor of the file (names, shapes, dtypes).
     """
 
-    layers: np.ndarray
+    layers: LayerStack
     path: str
-    key: str | None = None
+    format: str
     lengths: np.ndarray | None = None
     mask: np.ndarray | None = None
     metadata: dict = field(default_factory=dict)
+    tensors: list[TensorRef] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return self.layers.key
 
 
 def sample_path() -> Path:
@@ -60,96 +64,106 @@ def sample_path() -> Path:
     return Path(str(resources.files("cascade_core.data").joinpath("minilm_sample.npz")))
 
 
-def load(path: str | os.PathLike, *, key: str | None = None) -> Activations:
-    """Read activations from an ``.npy`` or ``.npz`` file.
+def load(
+    path: str | os.PathLike,
+    *,
+    key: str | None = None,
+    layout: str | None = None,
+    lengths: str | None = None,
+    mask: str | None = None,
+) -> Activations:
+    """Find the activations in a file or directory; read nothing but their description.
 
     Parameters
     ----------
     path
-        The file.
+        A ``.npy``, ``.npz``, ``.safetensors``, ``.h5``/``.hdf5``,
+        ``.pt``/``.pth`` file, or a directory of per-layer files or shards.
     key
-        The array to read from an ``.npz`` holding several (default:
-        ``hidden_states``, ``activations``, or the only array there is).
+        The tensor to read (default: ``hidden_states``, ``activations``, the
+        only tensor there is, or the one per-layer pattern that fits), or a
+        per-layer pattern with ``{l}`` such as ``blocks.{l}.hook_resid_pre``.
+    layout
+        Storage layout such as ``LBTD`` or ``TDL`` (default: the file's
+        metadata, else inferred from the number of axes, SPEC §1).
+    lengths, mask
+        Names of a ``(B,)`` lengths tensor or a ``(B, T)`` mask tensor
+        (default: ``lengths`` or ``attention_mask`` when present).
 
     Raises
     ------
     CascadeInputError
-        Missing, unreadable or corrupt file; unknown key; unsupported format.
+        Missing, unreadable, corrupt or truncated file; unknown key; layers
+        of different shapes; non-floating activations; impossible layout.
     """
     name = str(path)
-    path = Path(path)
-    if not path.exists():
-        raise CascadeInputError("no such file", path=name)
-    if path.is_dir():
-        raise CascadeInputError("is a directory; expected an .npy or .npz file", path=name)
-    try:
-        with open(path, "rb") as handle:
-            magic = handle.read(6)
-    except OSError as err:
-        raise CascadeInputError(f"cannot read: {err.strerror}", path=name) from None
-    if magic.startswith(b"\x93NUMPY"):
-        return _load_npy(path, name, key)
-    if magic.startswith(b"PK"):
-        return _load_npz(path, name, key)
-    if not magic:
-        raise CascadeInputError("empty file", path=name)
-    raise CascadeInputError("not an .npy or .npz file (unknown content)", path=name)
-
-
-def _load_npy(path: Path, name: str, key: str | None) -> Activations:
-    if key is not None:
-        raise CascadeInputError(f"--key {key!r} given, but an .npy file holds one array", path=name)
-    try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as err:
-        raise CascadeInputError(f"corrupt or truncated .npy file ({err})", path=name) from None
-    return Activations(layers=array, path=name)
-
-
-def _load_npz(path: Path, name: str, key: str | None) -> Activations:
-    try:
-        archive = np.load(path, allow_pickle=False)
-        names = list(archive.files)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise CascadeInputError(f"corrupt or truncated .npz file ({err})", path=name) from None
-    if key is None:
-        preferred = [k for k in DEFAULT_KEYS if k in names]
-        data = [k for k in names if k not in AUXILIARY_KEYS]
-        if preferred:
-            key = preferred[0]
-        elif len(data) == 1:
-            key = data[0]
-        else:
-            raise CascadeInputError(
-                f"holds {len(data)} candidate arrays ({', '.join(names)}); pick one with --key", path=name
-            )
-    if key not in names:
-        raise CascadeInputError(f"no array {key!r}; the file holds: {', '.join(names)}", path=name)
-
-    def read(member: str):
-        try:
-            return archive[member]
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as err:
-            raise CascadeInputError(f"corrupt array {member!r} ({err})", path=name) from None
-
-    metadata = {}
-    if "metadata" in names:
-        try:
-            metadata = json.loads(str(read("metadata")))
-        except json.JSONDecodeError:
-            metadata = {"text": str(read("metadata"))}
+    fmt, refs, metadata = list_tensors(path)
+    layouts = metadata.get("layouts") if isinstance(metadata.get("layouts"), dict) else {}
+    if not layouts and isinstance(metadata.get("layout"), str):
+        layouts = {"hidden_states": metadata["layout"]}
+    stack = choose_layers(refs, path=name, key=key, layout=layout, layouts=layouts)
+    by_name = {ref.name: ref for ref in refs}
+    lengths_ref = _auxiliary(by_name, lengths, "lengths", name)
+    mask_ref = None if lengths_ref is not None else _auxiliary(by_name, mask, "attention_mask", name)
     return Activations(
-        layers=read(key),
+        layers=stack,
         path=name,
-        key=key,
-        lengths=read("lengths") if "lengths" in names else None,
-        mask=read("attention_mask").astype(bool) if "attention_mask" in names and "lengths" not in names else None,
+        format=fmt,
+        lengths=_read_lengths(lengths_ref, name) if lengths_ref is not None else None,
+        mask=mask_ref.read().astype(bool) if mask_ref is not None else None,
         metadata=metadata,
+        tensors=refs,
     )
 
 
-def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> None:
-    """Write `text` to `path` through a temporary file renamed into place.
+def _auxiliary(by_name: dict, requested: str | None, default: str, path: str) -> TensorRef | None:
+    if requested is None:
+        return by_name.get(default)
+    if requested not in by_name:
+        raise CascadeInputError(f"no tensor {requested!r} for the lengths or mask", path=path)
+    return by_name[requested]
+
+
+def _read_lengths(ref: TensorRef, path: str) -> np.ndarray:
+    values = ref.read()
+    if values.ndim != 1 or values.dtype.kind not in "iu":
+        raise CascadeInputError(
+            f"lengths {ref.name!r} must be a 1-d integer tensor, got {values.dtype} {values.shape}", path=path
+        )
+    return values
+
+
+def describe(path: str | os.PathLike, *, key: str | None = None, layout: str | None = None) -> str:
+    """What :func:`load` would find, as text: tensors, shapes, dtypes, layout, metadata."""
+    fmt, refs, metadata = list_tensors(path)
+    lines = [f"{path}: {fmt}, {len(refs)} tensor{'s' if len(refs) != 1 else ''}"]
+    width = max(len(ref.name) for ref in refs)
+    for ref in refs:
+        where = f"  ({Path(ref.path).name})" if fmt == "directory" else ""
+        lines.append(f"  {ref.name:<{width}}  {ref.dtype:<9} {tuple(ref.shape)}{where}")
+    try:
+        data = load(path, key=key, layout=layout)
+    except CascadeInputError as err:
+        lines.append(f"activations: none found ({err.reason})")
+    else:
+        stack = data.layers
+        padded = (
+            f", lengths {data.lengths.tolist()}"
+            if data.lengths is not None
+            else (", attention_mask" if data.mask is not None else "")
+        )
+        lines.append(
+            f"activations: {stack.key!r}, layout {stack.layout} -> {len(stack)} layers of "
+            f"{stack.layer_layout} {stack.layer_shape}, {stack.dtype}{padded}"
+        )
+    if metadata:
+        lines.append("metadata:")
+        lines.extend(f"  {k}: {v}" for k, v in metadata.items())
+    return "\n".join(lines)
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes, *, force: bool = False) -> None:
+    """Write `data` to `path` through a temporary file renamed into place.
 
     An existing file is never overwritten unless `force` is set, and an
     interrupted write leaves no partial file behind.
@@ -160,8 +174,8 @@ def write_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> 
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
