@@ -68,7 +68,7 @@ def cascade_normalized(prev: Array, xh: Array, tau: float, *, backend, tile: int
     #    the last bit of their cross-Gram entry says.
     tokens = xp.arange(n, dtype=xp.int64, device=device(xh))
     others = xp.nonzero(~isin_sorted(tokens, kept))[0]
-    best = max_similarity(xp.take(xh, others, axis=0), xp.take(xh, kept, axis=0), tile)
+    best = max_similarity(xh, others, kept, tile)
     covered = (best >= tau) | isin_sorted(others, prev)
     uncovered = xp.take(others, xp.nonzero(~covered)[0])
 

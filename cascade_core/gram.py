@@ -75,16 +75,16 @@ def normalize(x: Array, *, center: bool = False) -> Array:
         raise CascadeInputError("no tokens (T = 0)")
     if n_features == 0:
         raise CascadeInputError("no features (d = 0)")
-    x = xp.astype(x, compute_dtype(xp, x.dtype), copy=False)
+    x = xp.astype(x, compute_dtype(xp, x.dtype), copy=True)  # our own buffer: updated in place below
     finite = xp.all(xp.isfinite(x), axis=1)
     if not bool(xp.all(finite)):
         token = int(xp.nonzero(~finite)[0][0])
         raise CascadeInputError("non-finite activation (NaN or Inf)", token=token)
     if center:
-        x = x - xp.mean(x, axis=0)
+        x -= xp.mean(x, axis=0)
     norms = xp.sqrt(xp.vecdot(x, x, axis=-1))
-    safe = xp.where(norms > 0, norms, xp.ones_like(norms))
-    return x / safe[:, None]
+    x /= xp.where(norms > 0, norms, xp.ones_like(norms))[:, None]
+    return x
 
 
 def tile_rows(tile: int | None, n_cols: int) -> int:
@@ -116,11 +116,20 @@ def similarity_tile(rows: Array, cols_t: Array, start: int, tile: int) -> Array:
     return xp.abs(rows[start : min(start + tile, rows.shape[0]), :] @ cols_t)
 
 
-def max_similarity(rows: Array, cols: Array, tile: int | None) -> Array:
-    """Largest similarity of each row of `rows` to any row of `cols` (0 if `cols` is empty), in tiles."""
-    xp = array_namespace(rows, cols)
-    if cols.shape[0] == 0 or rows.shape[0] == 0:
-        return xp.zeros((rows.shape[0],), dtype=rows.dtype, device=device(rows))
-    cols_t = xp.matrix_transpose(cols)
+def max_similarity(xh: Array, rows: Array, cols: Array, tile: int | None) -> Array:
+    """Largest similarity of each token of `rows` to any token of `cols` (0 if `cols` is empty).
+
+    `rows` and `cols` index the normalised tokens `xh`; the rows are gathered
+    a tile at a time, so only ``tile x |cols|`` similarities exist at once.
+    """
+    xp = array_namespace(xh, rows, cols)
+    n = rows.shape[0]
+    if cols.shape[0] == 0 or n == 0:
+        return xp.zeros((n,), dtype=xh.dtype, device=device(xh))
+    cols_t = xp.matrix_transpose(xp.take(xh, cols, axis=0))
     step = tile_rows(tile, cols.shape[0])
-    return xp.concat([xp.max(similarity_tile(rows, cols_t, i, step), axis=1) for i in tile_starts(rows.shape[0], step)])
+    parts = []
+    for start in tile_starts(n, step):
+        block = xp.take(xh, rows[start : min(start + step, n)], axis=0)
+        parts.append(xp.max(xp.abs(block @ cols_t), axis=1))
+    return xp.concat(parts)
