@@ -26,6 +26,8 @@ A backend is a module with
     Wait for queued device work (for timing); a no-op on the CPU.
 ``group_sizes(assignment, reps)`` (optional)
     SPEC §4's counts; the core's array-API version serves otherwise.
+``warm_up()`` (optional)
+    Compile what is compiled on first use; the runner calls it before timing.
 
 Backends are imported lazily by name, so an optional library (Numba, CuPy)
 is needed only when its backend is asked for.

@@ -126,6 +126,13 @@ def synchronize() -> None:
     cupy.cuda.get_current_stream().synchronize()
 
 
+def warm_up() -> None:
+    """Compile the kernels, so the first timed layer does not pay for it."""
+    for dtype in (cupy.float32, cupy.float64):
+        scan_tile(cupy.zeros((2, 2), dtype=dtype), 0.5, 0, cupy.zeros(2, dtype=bool))
+    synchronize()
+
+
 def scan_tile(sims, tau, start, excluded):
     sims = cupy.ascontiguousarray(sims)
     m, n = sims.shape

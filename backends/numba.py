@@ -20,6 +20,13 @@ def synchronize() -> None:
     return None
 
 
+def warm_up() -> None:
+    """Compile (or load from the cache) the kernels, so the first timed layer does not pay for it."""
+    for dtype in (np.float32, np.float64):
+        scan_tile(np.zeros((1, 1), dtype=dtype), 0.5, 0, np.zeros(1, dtype=bool))
+    group_sizes(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+
+
 @numba.njit(cache=True, nogil=True)
 def _scan_tile(sims, tau, start, excluded, out):
     """Visit the rows of `sims` in order; a row not yet excluded is chosen and excludes its links.

@@ -15,7 +15,8 @@ from cascade_core_backends import BackendUnavailable
 from . import __version__
 from .errors import CascadeInputError
 from .io import describe, load, sample_path, write_atomic
-from .report import format_table, format_totals, to_json
+from .quality import attention_layers
+from .report import format_attention, format_table, format_totals, to_json
 from .runner import run
 
 __all__ = ["main"]
@@ -65,6 +66,26 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--recompute-every", type=int, metavar="K", help="ADA on every K-th layer")
     analyze.add_argument("--backend", default="auto", help="backend name (default auto)")
     analyze.add_argument("--tile", type=int, default=None, help="rows of a Gram tile")
+    attention = analyze.add_argument_group("compressed attention (SPEC §8)")
+    attention.add_argument(
+        "--attention", action="store_true", help="score rr and tr attention against full (needs q, k, v in FILE)"
+    )
+    attention.add_argument(
+        "--select-on",
+        choices=["hidden", "q", "k"],
+        default="hidden",
+        help="select on hidden states (one set per sequence), or per head on q or k (default hidden)",
+    )
+    attention.add_argument("--causal", action="store_true", help="causal attention (decoder models)")
+    attention.add_argument(
+        "--proportional",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="weight each representative key by its group size, log c (default on)",
+    )
+    attention.add_argument(
+        "--qkv-keys", default="q,k,v", metavar="Q,K,V", help="names of the q, k, v tensors (default q,k,v)"
+    )
     analyze.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
     analyze.add_argument("--force", action="store_true", help="overwrite an existing --json file")
 
@@ -106,7 +127,13 @@ def _analyze(args) -> None:
         raise CascadeInputError("exists; not overwritten (use --force)", path=args.json)
     if args.json and path.exists() and Path(args.json).resolve() == path.resolve():
         raise CascadeInputError("--json would overwrite the input file", path=args.json)
-    data = load(path, key=args.key, layout=args.layout, lengths=args.lengths, mask=args.mask)
+    qkv_keys = [name.strip() for name in args.qkv_keys.split(",")]
+    if len(qkv_keys) != 3:
+        raise CascadeInputError(f"--qkv-keys needs three names, got {args.qkv_keys!r}")
+    key = args.key
+    if args.attention and args.select_on != "hidden":
+        key = qkv_keys["qk".index(args.select_on)]
+    data = load(path, key=key, layout=args.layout, lengths=args.lengths, mask=args.mask)
     try:
         result = run(
             data.layers,
@@ -119,7 +146,31 @@ def _analyze(args) -> None:
             mask=data.mask,
             backend=args.backend,
             tile=args.tile,
+            assign=args.attention,
         )
+        attention = None
+        if args.attention:
+            q, k, v = (load(path, key=name, lengths=args.lengths, mask=args.mask).layers for name in qkv_keys)
+            records, overall = attention_layers(
+                q,
+                k,
+                v,
+                result,
+                select_on=args.select_on,
+                causal=args.causal,
+                proportional=args.proportional,
+                lengths=data.lengths,
+                mask=data.mask,
+                backend=args.backend,
+                tile=args.tile,
+            )
+            attention = {
+                "select_on": args.select_on,
+                "causal": args.causal,
+                "proportional": args.proportional,
+                "records": [rec.as_dict() for rec in records],
+                "overall": overall,
+            }
     except CascadeInputError as err:
         raise err.located(path=data.path) from None
     t = result.totals
@@ -134,6 +185,9 @@ def _analyze(args) -> None:
     print(format_table(result))
     print()
     print(format_totals(result))
+    if attention is not None:
+        print()
+        print(format_attention(records, overall))
     if args.json:
         inputs = {
             "path": data.path,
@@ -144,7 +198,7 @@ def _analyze(args) -> None:
             "dtype": str(data.layers.dtype),
             "metadata": data.metadata,
         }
-        write_atomic(args.json, to_json(result, inputs=inputs), force=args.force)
+        write_atomic(args.json, to_json(result, inputs=inputs, attention=attention), force=args.force)
         print(f"\nwrote {args.json}")
 
 

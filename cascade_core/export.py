@@ -122,6 +122,7 @@ def export_hf(
         if not contents[-1].strip():
             raise CascadeInputError("empty text", path=str(text))
 
+    transformers.utils.logging.disable_progress_bar()
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
         model = transformers.AutoModel.from_pretrained(model_dir, local_files_only=True).eval()

@@ -100,7 +100,38 @@ def format_totals(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-def to_json(result: RunResult, *, inputs: dict | None = None) -> str:
+def format_attention(records, overall: dict) -> str:
+    """The per-layer attention table (SPEC §8) and the overall errors."""
+    head = ("layer", "full T²", "rr r²", "tr Tr", "rr err", "rr err ADA", "rr cos", "tr err", "tr err ADA", "tr cos")
+    body = [
+        (
+            str(rec.layer),
+            f"{rec.entries_full:,}",
+            f"{rec.entries_rr:,}",
+            f"{rec.entries_tr:,}",
+            _num(rec.rr_error, 4),
+            _num(rec.rr_error_ada, 4),
+            _num(rec.rr_cosine, 4),
+            _num(rec.tr_error, 4),
+            _num(rec.tr_error_ada, 4),
+            _num(rec.tr_cosine, 4),
+        )
+        for rec in records
+    ]
+    widths = [max(len(cells[i]) for cells in [head, *body]) for i in range(len(head))]
+    lines = ["attention against full (relative Frobenius error, mean per-token cosine; summed over heads)"]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) for cells in [head, *body]]
+    for name in ("cascade", "ada"):
+        if name in overall:
+            (rr_err, rr_cos), (tr_err, tr_cos) = overall[name]["rr"], overall[name]["tr"]
+            lines.append(
+                f"overall, {name} sets: rr error {rr_err:.4f} (cosine {rr_cos:.4f}), "
+                f"tr error {tr_err:.4f} (cosine {tr_cos:.4f})"
+            )
+    return "\n".join(lines)
+
+
+def to_json(result: RunResult, *, inputs: dict | None = None, attention: dict | None = None) -> str:
     """The run as a JSON document: inputs, parameters, per-layer records, totals."""
     document = {
         "schema": REPORT_SCHEMA,
@@ -111,4 +142,6 @@ def to_json(result: RunResult, *, inputs: dict | None = None) -> str:
         "paper": {k: list(v) for k, v in PAPER.items()},
         "records": [rec.as_dict() for rec in result.records],
     }
+    if attention is not None:
+        document["attention"] = attention
     return json.dumps(document, indent=2) + "\n"

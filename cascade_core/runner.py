@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from ._xp import Array, array_namespace, index_array
 from .ada import ada_normalized
+from .assignment import assign_normalized
 from .cascade import cascade_normalized, needs_recompute
 from .errors import CascadeInputError
 from .gram import check_dtype, normalize
@@ -43,6 +44,9 @@ class RunResult:
         The same for the per-layer ADA reference (empty without it).
     params
         The parameters of the run.
+    assignments, reference_assignments
+        With ``assign=True``: ``assignments[slice][layer]``, the
+        representative (a token position) of every valid token, in token order.
     """
 
     records: list[LayerRecord]
@@ -50,6 +54,8 @@ class RunResult:
     sets: dict[tuple[int, ...], list[Array]] = field(default_factory=dict)
     reference_sets: dict[tuple[int, ...], list[Array]] = field(default_factory=dict)
     params: dict = field(default_factory=dict)
+    assignments: dict[tuple[int, ...], list[Array]] = field(default_factory=dict)
+    reference_assignments: dict[tuple[int, ...], list[Array]] = field(default_factory=dict)
 
 
 def _is_array(obj) -> bool:
@@ -121,6 +127,7 @@ def run(
     mask=None,
     backend: str = "auto",
     tile: int | None = None,
+    assign: bool = False,
 ) -> RunResult:
     """Run ADA on the first layer and the cascade after it, for every slice.
 
@@ -149,6 +156,10 @@ def run(
     tile
         Rows of a Gram tile (default: :func:`cascade_core.gram.tile_rows`,
         about 4 Mi similarities a tile).
+    assign
+        Also record every set's assignment (SPEC §4), for compressed
+        attention; costs ``(T - r) r`` inner products a set, not counted in
+        the selection ops.
 
     Returns
     -------
@@ -177,6 +188,8 @@ def run(
     records: list[LayerRecord] = []
     sets: dict[tuple[int, ...], list[Array]] = {}
     reference_sets: dict[tuple[int, ...], list[Array]] = {}
+    assignments: dict[tuple[int, ...], list[Array]] = {}
+    reference_assignments: dict[tuple[int, ...], list[Array]] = {}
     prev: dict[tuple[int, ...], Array] = {}
     prev_ada: dict[tuple[int, ...], Array] = {}
     first_shape = None
@@ -202,6 +215,8 @@ def run(
                 raise CascadeInputError(f"empty activations: T = {n_tokens}, d = {n_features}", layer=layer_index)
             valid = _valid_tokens(lengths, mask, slice_shape, n_tokens)
             engine = backend_for(backend, layer)
+            if hasattr(engine, "warm_up"):
+                engine.warm_up()
         elif shape != first_shape:
             raise CascadeInputError(
                 f"shape {shape} differs from layer 0's {first_shape} (every layer needs the same T and d)",
@@ -221,14 +236,14 @@ def run(
                     positions = index_array(keep, like=x)
                     x = xp.take(x, positions, axis=0)
             try:
+                xh = normalize(x, center=center)
                 record, reps, ada_reps = _select_layer(
-                    x,
+                    xh,
                     layer_index,
                     where,
                     prev.get(where),
                     prev_ada.get(where),
                     tau=tau,
-                    center=center,
                     reference=reference,
                     engine=engine,
                     tile=tile,
@@ -248,6 +263,12 @@ def run(
                 reference_sets.setdefault(where, []).append(
                     engine.export(_to_positions(ada_reps, positions), like=given)
                 )
+            if assign:
+                for chosen, store in ((reps, assignments), (ada_reps if reference else None, reference_assignments)):
+                    if chosen is not None:
+                        nearest = _to_positions(assign_normalized(xh, chosen, tile=tile), positions)
+                        store.setdefault(where, []).append(engine.export(nearest, like=given))
+            del xh
 
     if first_shape is None:
         raise CascadeInputError("no layers in the input")
@@ -262,14 +283,11 @@ def run(
         "tile": tile,
         "layout": layout,
     }
-    return RunResult(records, summarize(records), sets, reference_sets, params)
+    return RunResult(records, summarize(records), sets, reference_sets, params, assignments, reference_assignments)
 
 
-def _select_layer(
-    x, layer, where, prev, prev_ada, *, tau, center, reference, engine, tile, recompute_ratio, recompute_every
-):
-    """Select one layer of one slice; return its record, set and ADA reference set."""
-    xh = normalize(x, center=center)
+def _select_layer(xh, layer, where, prev, prev_ada, *, tau, reference, engine, tile, recompute_ratio, recompute_every):
+    """Select one layer of one slice (normalised tokens `xh`); return its record, set and ADA reference set."""
     n = xh.shape[0]
     engine.synchronize()  # time the selection only, not queued normalisation
     start = time.perf_counter()

@@ -100,3 +100,47 @@ def assign(x, reps, center: bool = False) -> tuple[list[int], list[int]]:
 def jaccard(a, b) -> float:
     a, b = set(int(i) for i in a), set(int(i) for i in b)
     return len(a & b) / len(a | b) if a | b else 1.0
+
+
+def softmax_attention(q, k, v, bias=None, allowed=None) -> np.ndarray:
+    """Dense float64 softmax(q k^T / sqrt(d) + bias) v, with disallowed keys removed."""
+    q, k, v = (np.asarray(a, dtype=np.float64) for a in (q, k, v))
+    scores = q @ k.T / np.sqrt(q.shape[1])
+    if bias is not None:
+        scores = scores + bias
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    scores = scores - scores.max(axis=1, keepdims=True)
+    weights = np.exp(scores)
+    return (weights / weights.sum(axis=1, keepdims=True)) @ v
+
+
+def rr_attention(q, k, v, reps, assignment, causal=False) -> np.ndarray:
+    """SPEC §8 rr, proportional, written out with loops over groups."""
+    reps = [int(j) for j in reps]
+    assignment = [int(a) for a in assignment]
+    out_r = []
+    for p in reps:
+        keys = [j for j in reps if not causal or j <= p]
+        counts = [sum(1 for i, a in enumerate(assignment) if a == j and (not causal or i <= p)) for j in keys]
+        keys = [j for j, c in zip(keys, counts, strict=True) if c > 0]
+        counts = [c for c in counts if c > 0]
+        bias = np.log(np.array(counts, dtype=np.float64))[None, :]
+        out_r.append(softmax_attention(np.asarray(q)[[p]], np.asarray(k)[keys], np.asarray(v)[keys], bias)[0])
+    out_r = np.array(out_r)
+    return out_r[[reps.index(a) for a in assignment]]
+
+
+def tr_attention(q, k, v, reps, assignment, causal=False) -> np.ndarray:
+    """SPEC §8 tr, proportional, one query at a time."""
+    reps = [int(j) for j in reps]
+    assignment = [int(a) for a in assignment]
+    rows = []
+    for p in range(len(assignment)):
+        keys = [j for j in reps if not causal or j <= p]
+        counts = [sum(1 for i, a in enumerate(assignment) if a == j and (not causal or i <= p)) for j in keys]
+        keys = [j for j, c in zip(keys, counts, strict=True) if c > 0]
+        counts = [c for c in counts if c > 0]
+        bias = np.log(np.array(counts, dtype=np.float64))[None, :]
+        rows.append(softmax_attention(np.asarray(q)[[p]], np.asarray(k)[keys], np.asarray(v)[keys], bias)[0])
+    return np.array(rows)

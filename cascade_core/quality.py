@@ -1,0 +1,176 @@
+"""What the representative sets cost in attention accuracy, layer by layer (SPEC §8).
+
+Given a selection run (with ``assign=True``) and the per-layer ``q, k, v``
+of the same model run, :func:`attention_layers` scores ``rr`` and ``tr``
+attention on the cascade's sets and on ADA's against full attention.
+
+Layers line up as the exporter writes them: attention layer ``i`` reads the
+hidden states ``hidden_states[i]`` (its input), so its sets are those of
+hidden layer ``i``; with selection on ``k`` or ``q`` they are those of
+``k[i]`` or ``q[i]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ._xp import array_namespace
+from .attention import attention_heads
+from .errors import CascadeInputError
+from .options import backend_for
+
+__all__ = ["AttentionRecord", "attention_layers", "spans_of"]
+
+
+@dataclass(frozen=True)
+class AttentionRecord:
+    """Attention quality at one layer, summed over sequences and heads.
+
+    ``entries_*`` are score entries (``T**2`` for full, ``r**2`` for rr,
+    ``T r`` for tr); ``*_error`` is the relative Frobenius error against full
+    attention and ``*_cosine`` the mean per-token cosine similarity, for the
+    cascade's sets and (``*_ada``) for ADA's.
+    """
+
+    layer: int
+    entries_full: int
+    entries_rr: int
+    entries_tr: int
+    rr_error: float
+    rr_cosine: float
+    tr_error: float
+    tr_cosine: float
+    entries_rr_ada: int | None = None
+    entries_tr_ada: int | None = None
+    rr_error_ada: float | None = None
+    rr_cosine_ada: float | None = None
+    tr_error_ada: float | None = None
+    tr_cosine_ada: float | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def spans_of(n_batch: int, n_tokens: int, lengths=None, mask=None) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the valid tokens of each sequence, from lengths or a contiguous mask."""
+    if lengths is not None:
+        return [(0, int(n)) for n in lengths]
+    if mask is None:
+        return [(0, n_tokens)] * n_batch
+    spans = []
+    for b, row in enumerate(mask):
+        valid = [t for t, keep in enumerate(row) if bool(keep)]
+        if not valid or valid != list(range(valid[0], valid[-1] + 1)):
+            raise CascadeInputError("attention needs each sequence's valid tokens to be contiguous", slice=(b,))
+        spans.append((valid[0], valid[-1] + 1))
+    return spans
+
+
+def attention_layers(
+    q_layers,
+    k_layers,
+    v_layers,
+    result,
+    *,
+    select_on: str = "hidden",
+    causal: bool = False,
+    proportional: bool = True,
+    lengths=None,
+    mask=None,
+    backend: str = "auto",
+    tile: int | None = None,
+) -> tuple[list[AttentionRecord], dict]:
+    """Score compressed attention at every layer of `q_layers` (see the module docstring).
+
+    Parameters
+    ----------
+    q_layers, k_layers, v_layers
+        Sequences of per-layer arrays ``(B, H, T, d_h)`` (``k``, ``v`` may
+        have fewer heads); read one layer at a time.
+    result
+        A :class:`~cascade_core.runner.RunResult` made with ``assign=True``,
+        on hidden states ``(L, B, T, d)`` or on ``k``/``q`` ``(L, B, H, T, d_h)``.
+    select_on
+        ``"hidden"`` (one set per sequence, shared by its heads), ``"k"``
+        (per key/value head) or ``"q"`` (per query head).
+
+    Returns
+    -------
+    records : list of AttentionRecord
+        One per layer.
+    overall : dict
+        ``{"cascade": {"rr": (error, cosine), "tr": ...}, "ada": ...}`` over
+        every layer: the Frobenius error of all outputs together and the mean
+        cosine over all tokens.
+    """
+    if select_on not in ("hidden", "k", "q"):
+        raise CascadeInputError(f"select_on must be 'hidden', 'k' or 'q', got {select_on!r}")
+    if not result.assignments:
+        raise CascadeInputError("attention needs a run made with assign=True")
+    n_layers = len(q_layers)
+    if not len(k_layers) == len(v_layers) == n_layers:
+        raise CascadeInputError(f"q, k and v have {n_layers}, {len(k_layers)} and {len(v_layers)} layers")
+    selected_layers = len(next(iter(result.sets.values())))
+    if selected_layers < n_layers:
+        raise CascadeInputError(f"selection covers {selected_layers} layers but attention has {n_layers}")
+    has_ada = bool(result.reference_assignments)
+    records = []
+    totals: dict = {}
+    for layer in range(n_layers):
+        q, k, v = q_layers[layer], k_layers[layer], v_layers[layer]
+        if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
+            raise CascadeInputError("q, k and v layers must be (B, H, T, d_h)", layer=layer)
+        engine = backend_for(backend, q)
+        q, k, v = engine.native(q), engine.native(k), engine.native(v)
+        xp = array_namespace(q)
+        n_batch, n_heads, n_tokens = q.shape[0], q.shape[1], q.shape[2]
+        group = n_heads // k.shape[1] if k.shape[1] else 1
+        spans = spans_of(n_batch, n_tokens, lengths, mask)
+
+        def lookup(sets, assignments, spans=spans, layer=layer, xp=xp, engine=engine, group=group):
+            def fn(b, h):
+                key = (b,) if select_on == "hidden" else (b, h // group) if select_on == "k" else (b, h)
+                if key not in sets:
+                    raise CascadeInputError(f"no representative set for slice {key}", layer=layer)
+                start = spans[b][0]
+                reps = engine.native(sets[key][layer]) - start
+                assignment = engine.native(assignments[key][layer]) - start
+                return xp.astype(reps, xp.int64), xp.astype(assignment, xp.int64)
+
+            return fn
+
+        sources = {"cascade": lookup(result.sets, result.assignments)}
+        if has_ada:
+            sources["ada"] = lookup(result.reference_sets, result.reference_assignments)
+        scores = attention_heads(q, k, v, sources, causal=causal, proportional=proportional, spans=spans, tile=tile)
+        for name in sources:
+            for method in ("rr", "tr"):
+                mine = totals.setdefault(name, {}).get(method)
+                totals[name][method] = scores[name][method] if mine is None else mine + scores[name][method]
+        mine = scores["cascade"]
+        fields = dict(
+            layer=layer,
+            entries_full=scores["entries"],
+            entries_rr=mine["rr_entries"],
+            entries_tr=mine["tr_entries"],
+            rr_error=mine["rr"].relative_error,
+            rr_cosine=mine["rr"].mean_cosine,
+            tr_error=mine["tr"].relative_error,
+            tr_cosine=mine["tr"].mean_cosine,
+        )
+        if has_ada:
+            ada = scores["ada"]
+            fields.update(
+                entries_rr_ada=ada["rr_entries"],
+                entries_tr_ada=ada["tr_entries"],
+                rr_error_ada=ada["rr"].relative_error,
+                rr_cosine_ada=ada["rr"].mean_cosine,
+                tr_error_ada=ada["tr"].relative_error,
+                tr_cosine_ada=ada["tr"].mean_cosine,
+            )
+        records.append(AttentionRecord(**fields))
+    overall = {
+        name: {method: (q.relative_error, q.mean_cosine) for method, q in methods.items()}
+        for name, methods in totals.items()
+    }
+    return records, overall
