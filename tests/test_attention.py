@@ -129,3 +129,46 @@ def test_quality_metrics():
     assert quality.relative_error == pytest.approx(1 / np.sqrt(5))
     assert quality.mean_cosine == pytest.approx(1.0)
     assert compare(-full, full).mean_cosine == pytest.approx(-1.0)
+
+
+def _cupy():
+    try:
+        import cupy
+
+        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
+    except Exception:
+        return None
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(_cupy() is None, reason="no GPU/CuPy")
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_on_cupy_matches_numpy(causal):
+    cupy = _cupy()
+    q, k, v = qkv(n=300, d=16, seed=8)
+    x = np.random.default_rng(9).standard_normal((300, 4))
+    sel = cc.ada(x, 0.5)
+    assignment, _ = cc.assign(x, sel.reps)
+    on_gpu = [cupy.asarray(a) for a in (q, k, v, sel.reps, assignment)]
+    for method in (rr_attention, tr_attention):
+        got = method(*on_gpu, causal=causal, tile=64)
+        assert isinstance(got, cupy.ndarray)
+        np.testing.assert_allclose(got.get(), method(q, k, v, sel.reps, assignment, causal=causal), rtol=1e-10)
+    full = full_attention(*on_gpu[:3], causal=causal, tile=64)
+    np.testing.assert_allclose(full.get(), full_attention(q, k, v, causal=causal), rtol=1e-10)
+
+
+def test_attention_under_array_api_strict():
+    xps = pytest.importorskip("array_api_strict")
+    q, k, v = qkv(n=20, d=4, seed=10)
+    reps, assignment = (
+        np.array([0, 3, 7, 12]),
+        np.array([0, 0, 0, 3, 3, 7, 7, 7, 12, 3, 12, 12, 7, 0, 3, 3, 7, 12, 12, 0]),
+    )
+    device = xps.Device("device1")
+    args = [xps.asarray(a, device=device) for a in (q, k, v, reps, assignment)]
+    for method in (rr_attention, tr_attention):
+        got = method(*args, causal=True, tile=6)
+        assert got.device == device
+        host = np.asarray(got.to_device(xps.Device("CPU_DEVICE")))
+        np.testing.assert_allclose(host, method(q, k, v, reps, assignment, causal=True), rtol=1e-12)
