@@ -80,9 +80,7 @@ def _attend(q, k, v, q_pos, k_pos, *, causal, tile, bias=None):
                 break  # key positions increase: every later key is after every query of this tile
             scores = (qi @ k_t[:, j0:j1]) * scale
             if bias is not None:
-                extra = bias(i0, i1, j0, j1)
-                if extra is not None:
-                    scores = scores + extra
+                scores = scores + bias(i0, i1, j0, j1)
             if causal:
                 future = k_pos[None, j0:j1] > q_pos[i0:i1, None]
                 scores = xp.where(future, masked, scores)
@@ -98,29 +96,42 @@ def _attend(q, k, v, q_pos, k_pos, *, causal, tile, bias=None):
     return xp.concat(out, axis=0)
 
 
-def _visible_counts(xp, assignment: Array, reps: Array, queries: Array) -> Array:
-    """``c_j(p)`` for every query position ``p`` in `queries` and representative ``j``: ``(len(queries), r)``."""
-    n = assignment.shape[0]
-    member = xp.astype(assignment[:, None] == reps[None, :], xp.int64)  # (T, r), one 1 per row
-    seen = xp.cumulative_sum(member, axis=0)  # row p: members at positions <= p
-    del member
-    return xp.take(seen, queries, axis=0) if queries.shape[0] != n else seen
+def _group_bias(xp, assignment, reps, q_pos, *, causal, proportional, dtype):
+    """``log c`` of SPEC §8 as a block function ``(i0, i1, j0, j1) -> bias``, or None.
 
-
-def _group_bias(xp, assignment, reps, queries, *, causal, proportional, dtype):
-    """``log c`` per (query, key) when causal, or per key otherwise; -inf where a visible group is empty."""
+    Non-causal: one row of ``log c_j``. Causal: ``log c_j(p)`` for the query
+    positions ``p = q_pos[i0:i1]``, counted per block from the members'
+    positions sorted by group (``searchsorted``), so no ``T x r`` count matrix
+    is formed. ``-inf`` where a visible group is empty.
+    """
     if not proportional:
         return None
-    if causal:
-        counts = _visible_counts(xp, assignment, reps, queries)
-    else:
-        sorted_a = xp.sort(assignment)
-        counts = xp.searchsorted(sorted_a, reps, side="right") - xp.searchsorted(sorted_a, reps, side="left")
-        counts = counts[None, :]
-    counts = xp.astype(counts, dtype)
-    visible = counts > 0
-    logs = xp.log(xp.where(visible, counts, xp.ones_like(counts)))
-    return xp.where(visible, logs, xp.full_like(logs, -math.inf))
+    dev = device(assignment)
+    n, r = assignment.shape[0], reps.shape[0]
+    slot = xp.searchsorted(reps, assignment)  # group of every token, as an index into reps
+
+    def logs(counts):
+        counts = xp.astype(counts, dtype)
+        visible = counts > 0
+        values = xp.log(xp.where(visible, counts, xp.ones_like(counts)))
+        return xp.where(visible, values, xp.full_like(values, -math.inf))
+
+    if not causal:
+        sizes = xp.searchsorted(xp.sort(slot), xp.arange(r, dtype=slot.dtype, device=dev), side="right")
+        sizes = sizes - xp.concat([xp.zeros((1,), dtype=sizes.dtype, device=dev), sizes[:-1]])
+        row = logs(sizes)[None, :]
+        return lambda i0, i1, j0, j1: row[:, j0:j1]
+
+    keys = xp.sort(slot * n + xp.arange(n, dtype=slot.dtype, device=dev))  # members by group, then position
+    first = xp.searchsorted(keys, xp.arange(r, dtype=slot.dtype, device=dev) * n)  # start of each group
+
+    def block(i0, i1, j0, j1):
+        groups = xp.arange(j0, j1, dtype=slot.dtype, device=dev)
+        targets = groups[None, :] * n + q_pos[i0:i1, None]
+        seen = xp.searchsorted(keys, xp.reshape(targets, (-1,)), side="right")
+        return logs(xp.reshape(seen, targets.shape) - first[None, j0:j1])
+
+    return block
 
 
 def rr_attention(
@@ -142,7 +153,7 @@ def rr_attention(
     xp = array_namespace(q, k, v, reps, assignment)
     q_r, k_r, v_r = (xp.take(a, reps, axis=0) for a in (q, k, v))
     bias = _group_bias(xp, assignment, reps, reps, causal=causal, proportional=proportional, dtype=q.dtype)
-    out_r = _attend(q_r, k_r, v_r, reps, reps, causal=causal, tile=tile, bias=_blocks(bias))
+    out_r = _attend(q_r, k_r, v_r, reps, reps, causal=causal, tile=tile, bias=bias)
     slot = xp.searchsorted(reps, assignment)  # position of a(i) in reps
     return xp.take(out_r, slot, axis=0)
 
@@ -163,19 +174,7 @@ def tr_attention(
     k_r, v_r = (xp.take(a, reps, axis=0) for a in (k, v))
     queries = xp.arange(q.shape[0], dtype=xp.int64, device=device(q))
     bias = _group_bias(xp, assignment, reps, queries, causal=causal, proportional=proportional, dtype=q.dtype)
-    return _attend(q, k_r, v_r, None, reps, causal=causal, tile=tile, bias=_blocks(bias))
-
-
-def _blocks(bias):
-    """A block accessor over a ``(n_q or 1, n_k)`` bias matrix."""
-    if bias is None:
-        return None
-    per_query = bias.shape[0] > 1
-
-    def block(i0, i1, j0, j1):
-        return bias[i0:i1, j0:j1] if per_query else bias[:, j0:j1]
-
-    return block
+    return _attend(q, k_r, v_r, queries, reps, causal=causal, tile=tile, bias=bias)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,46 @@
+"""Gram tiles, the ADA scan, one ADA layer and one cascade layer."""
+
+from __future__ import annotations
+
+from array_api_compat import array_namespace, device
+
+from cascade_core.ada import ada_normalized
+from cascade_core.cascade import cascade_normalized
+from cascade_core.gram import normalize, similarity_tile, tile_rows, tile_starts
+
+from .common import BACKENDS, FEATURES, TAU, TOKENS, XPBenchmark, layers, on_backend
+
+
+class Selection(XPBenchmark):
+    params = [BACKENDS, TOKENS, FEATURES]
+    param_names = ["backend", "T", "d"]
+
+    def setup(self, backend, n_tokens, n_features):
+        self._setup_backend(backend)
+        pair = layers(2, n_tokens, n_features)
+        self.xh = [normalize(on_backend(layer, self.backend)) for layer in pair]
+        self.prev = ada_normalized(self.xh[0], TAU, backend=self.backend, tile=None).reps
+        self.step = tile_rows(None, n_tokens)
+        self.xh_t = self.xh[0].T
+        self.tiles = [similarity_tile(self.xh[0], self.xh_t, s, self.step) for s in tile_starts(n_tokens, self.step)]
+        self.sync()
+
+    def time_gram_tiles(self, backend, n_tokens, n_features):
+        for start in tile_starts(n_tokens, self.step):
+            similarity_tile(self.xh[0], self.xh_t, start, self.step)
+        self.sync()
+
+    def time_ada_scan(self, backend, n_tokens, n_features):
+        xp = array_namespace(self.xh[0])
+        excluded = xp.zeros((n_tokens,), dtype=xp.bool, device=device(self.xh[0]))
+        for start, sims in zip(tile_starts(n_tokens, self.step), self.tiles, strict=True):
+            _, excluded = self.backend.scan_tile(sims, TAU, start, excluded)
+        self.sync()
+
+    def time_ada_layer(self, backend, n_tokens, n_features):
+        ada_normalized(self.xh[1], TAU, backend=self.backend, tile=None)
+        self.sync()
+
+    def time_cascade_layer(self, backend, n_tokens, n_features):
+        cascade_normalized(self.prev, self.xh[1], TAU, backend=self.backend, tile=None)
+        self.sync()
