@@ -13,6 +13,7 @@ region.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import platform
 import time
@@ -90,7 +91,110 @@ def _cascade_ratios(layers, tau, backend, repeat, lengths=None) -> dict:
     }
 
 
-def cpu_figures(n_layers=12, n_tokens=4096, n_features=768, tau=0.5, repeat=3, python_scan=True) -> dict:
+class _TimedCalls:
+    """Wraps functions so their synchronised wall time adds up in ``seconds``."""
+
+    def __init__(self, sync):
+        self.sync = sync
+        self.seconds = 0.0
+
+    def wrap(self, fn):
+        def wrapper(*args, **kwargs):
+            self.sync()
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            self.sync()
+            self.seconds += time.perf_counter() - start
+            return out
+
+        return wrapper
+
+
+def _time_shares(xh_prev, xh, tau, backend, sync, repeat) -> dict:
+    """Share of an ADA layer and a cascade layer spent in Gram products, scans and the rest.
+
+    Gram time is that of the similarity tiles (ADA, removal, addition) and of
+    the validation cross-Gram (with its row gathers); scans are the backend's
+    ``scan_tile``; bookkeeping is what remains (membership, gathers, sorting).
+    """
+    ada_module = importlib.import_module(".ada", __package__)  # the package exports functions of these names
+    cascade_module = importlib.import_module(".cascade", __package__)
+    prev = ada_normalized(xh_prev, tau, backend=backend, tile=None).reps
+    works = {
+        "ada": lambda engine: ada_normalized(xh, tau, backend=engine, tile=None),
+        "cascade": lambda engine: cascade_module.cascade_normalized(prev, xh, tau, backend=engine, tile=None),
+    }
+    shares = {}
+    for label, work in works.items():
+        total = _best(lambda work=work: work(backend), repeat, sync)
+        gram = _TimedCalls(sync)
+        scans = _TimedScans(backend)
+        originals = (ada_module.similarity_tile, cascade_module.max_similarity)
+        ada_module.similarity_tile = gram.wrap(originals[0])
+        cascade_module.max_similarity = gram.wrap(originals[1])
+        try:
+            work(scans)
+        finally:
+            ada_module.similarity_tile, cascade_module.max_similarity = originals
+        measured = max(gram.seconds + scans.seconds, total)
+        shares[label] = {
+            "seconds": total,
+            "gram": gram.seconds / measured,
+            "scan": scans.seconds / measured,
+            "bookkeeping": 1 - (gram.seconds + scans.seconds) / measured,
+        }
+    return shares
+
+
+def _scaling(tokens, n_features, tau, backend, sync, to_device, repeat) -> dict:
+    """Time of one ADA layer at fixed r/T and one cascade layer at fixed r, against T; fitted exponents."""
+    import math
+
+    from .cascade import cascade_normalized
+
+    ada_times, cascade_times = [], []
+    for n in tokens:
+        _, layer = (normalize(to_device(x)) for x in synthetic.layers(2, n, n_features, rep_ratio=0.45))
+        ada_times.append(_best(lambda x=layer: ada_normalized(x, tau, backend=backend, tile=None), repeat, sync))
+        fixed = min(0.5, 256 / n)  # r = 256 representatives whatever T
+        first, second = (normalize(to_device(x)) for x in synthetic.layers(2, n, n_features, rep_ratio=fixed))
+        prev = ada_normalized(first, tau, backend=backend, tile=None).reps
+
+        def step(prev=prev, second=second):
+            return cascade_normalized(prev, second, tau, backend=backend, tile=None)
+
+        cascade_times.append(_best(step, repeat, sync))
+
+    def slope(times):
+        xs = [math.log(n) for n in tokens]
+        ys = [math.log(t) for t in times]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+
+    return {
+        "tokens": list(tokens),
+        "ada_seconds": ada_times,
+        "cascade_seconds_fixed_r256": cascade_times,
+        "ada_exponent": slope(ada_times),
+        "cascade_exponent": slope(cascade_times),
+    }
+
+
+def _naive_ada(x, tau) -> list[int]:
+    """The naive method: a full NumPy Gram matrix, then a Python loop over token pairs."""
+    import numpy as np
+
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    sims = np.abs(unit @ unit.T)
+    kept: list[int] = []
+    for i in range(sims.shape[0]):
+        row = sims[i]
+        if all(row[j] < tau for j in kept):
+            kept.append(i)
+    return kept
+
+
+def cpu_figures(n_layers=12, n_tokens=4096, n_features=768, tau=0.5, repeat=3, python_scan=True, scaling=True) -> dict:
     """The CPU figures: Numba scan vs Python, ADA layer vs one product, cascade savings."""
     import numpy as np
 
@@ -135,10 +239,21 @@ def cpu_figures(n_layers=12, n_tokens=4096, n_features=768, tau=0.5, repeat=3, p
         "numba_scan_speedup": (t_python_scan / t_numba_scan) if t_python_scan else None,
     }
     figures.update(_cascade_ratios(data, tau, "numba", repeat))
+
+    naive_x = data[1]
+    t_naive = _best(lambda: _naive_ada(naive_x, tau), 1, nothing)
+    t_library = _best(
+        lambda: ada_normalized(normalize(naive_x), tau, backend=numba_backend, tile=None), repeat, nothing
+    )
+    figures["seconds_naive_ada"] = t_naive
+    figures["library_speedup_over_naive"] = t_naive / t_library
+    figures["shares"] = _time_shares(normalize(data[0]), normalize(data[1]), tau, numba_backend, nothing, repeat)
+    tokens = (512, 1024, 2048, 4096, 8192, 16384) if scaling else (256, 512, 1024)
+    figures["scaling"] = _scaling(tokens, n_features, tau, numba_backend, nothing, lambda x: x, repeat)
     return figures
 
 
-def gpu_figures(n_layers=28, n_tokens=8192, n_features=4096, tau=0.5, repeat=10) -> dict:
+def gpu_figures(n_layers=28, n_tokens=8192, n_features=4096, tau=0.5, repeat=10, scaling=True) -> dict:
     """The GPU figures: ADA layer vs the cuBLAS product, cascade savings, scan share, TFLOP/s."""
     import cupy
 
@@ -173,7 +288,105 @@ def gpu_figures(n_layers=28, n_tokens=8192, n_features=4096, tau=0.5, repeat=10)
         "scan_share_of_ada_layer": timed.seconds / t_ada,
     }
     figures.update(_cascade_ratios(layers, tau, "cupy", repeat=2))
+    second = normalize(cupy.asarray(next(synthetic.layers(2, n_tokens, n_features, rep_ratio=0.45, seed=1))))
+    figures["shares"] = _time_shares(xh, second, tau, backend, sync, 3)
+    tokens = (512, 1024, 2048, 4096, 8192, 16384) if scaling else (256, 512, 1024)
+    figures["scaling"] = _scaling(tokens, n_features, tau, backend, sync, cupy.asarray, 3)
     return figures
+
+
+TARGETS = {
+    "cpu": [
+        ("numba_scan_speedup", "Numba ADA scan vs the same scan in pure Python", ">=", 50, "x"),
+        ("ada_layer_over_product", "ADA layer (tiles + scan) vs one float32 X^ X^T product", "<=", 1.5, "x"),
+        ("wall_over_op_savings", "cascade wall-clock savings / op savings", ">=", 0.8, ""),
+        ("library_speedup_over_naive", "library ADA vs naive (NumPy Gram + Python loop)", ">=", 20, "x"),
+    ],
+    "gpu": [
+        ("ada_layer_over_product", "ADA layer vs the cuBLAS float32 product X^ X^T", "<=", 2.0, "x"),
+        ("wall_over_op_savings", "cascade wall-clock savings / op savings", ">=", 0.7, ""),
+    ],
+}
+
+
+def render_markdown(reports: dict[str, dict]) -> str:
+    """``docs/benchmarks.md`` from the JSON reports of each machine (name -> report)."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `python -m cascade_core.bench --markdown docs/benchmarks.md` from the JSON reports in",
+        "`docs/benchmarks/`; each report comes from one run on one machine (`--cpu` or `--gpu`), and every",
+        "figure is a ratio of times measured in that run, except absolute GPU times. Data: seeded synthetic",
+        "activations (`cascade_core.synthetic`) with r/T about 0.45, tau = 0.5, float32.",
+        "",
+    ]
+    for name, report in sorted(reports.items()):
+        for kind, fig in report.items():
+            shape = fig["shape"]
+            lines += [
+                f"## {name}: {fig['machine']}",
+                "",
+                f"L = {shape['L']}, T = {shape['T']}, d = {shape['d']}, tau = {shape['tau']}, {shape['dtype']}; "
+                f"mean r/T = {fig['mean_r_over_T']:.3f}.",
+                "",
+                "| figure | measured | target | |",
+                "| --- | ---: | ---: | --- |",
+            ]
+            for key, label, sense, target, unit in TARGETS[kind]:
+                if fig.get(key) is None:
+                    continue
+                value = fig[key]
+                met = value >= target if sense == ">=" else value <= target
+                lines.append(f"| {label} | {value:.3g}{unit} | {sense} {target}{unit} | {'met' if met else 'MISSED'} |")
+            lines += [
+                f"| cascade op savings (layers 1..L-1) | {100 * fig['op_savings']:.1f} % | | |",
+                f"| cascade wall-clock savings | {100 * fig['wall_savings']:.1f} % | | |",
+                f"| worst single layer: wall / op savings | {fig['wall_over_op_savings_per_layer_min']:.3g} | | |",
+                f"| share of an ADA layer in scans | {100 * fig['scan_share_of_ada_layer']:.1f} % | | |",
+            ]
+            if kind == "gpu":
+                lines += [
+                    f"| float32 product (cuBLAS) | {1e3 * fig['seconds_product']:.2f} ms, "
+                    f"{fig['tflops_product']:.1f} TFLOP/s | | |",
+                    f"| ADA layer | {1e3 * fig['seconds_ada_layer']:.2f} ms, "
+                    f"{fig['tflops_ada_layer']:.1f} TFLOP/s | | |",
+                ]
+            else:
+                lines.append(
+                    f"| Numba scan / pure-Python scan (one layer) | {1e3 * fig['seconds_numba_scan']:.2f} ms / "
+                    f"{fig['seconds_python_scan']:.2f} s | | |"
+                )
+            shares = fig.get("shares")
+            if shares:
+                lines += [
+                    "",
+                    "Where a layer's time goes:",
+                    "",
+                    "| layer | time | Gram products | scans | bookkeeping |",
+                ]
+                lines.append("| --- | ---: | ---: | ---: | ---: |")
+                for label, share in shares.items():
+                    lines.append(
+                        f"| {label} | {1e3 * share['seconds']:.2f} ms | {100 * share['gram']:.1f} % | "
+                        f"{100 * share['scan']:.1f} % | {100 * share['bookkeeping']:.1f} % |"
+                    )
+            scaling = fig.get("scaling")
+            if scaling:
+                lines += [
+                    "",
+                    f"Scaling with T (d = {shape['d']}): ADA at r/T = 0.45, the cascade at fixed r = 256. Fitted "
+                    f"exponents: ADA {scaling['ada_exponent']:.2f} (expected about 2), cascade "
+                    f"{scaling['cascade_exponent']:.2f} (expected about 1).",
+                    "",
+                    "| T | ADA layer | cascade layer (r = 256) |",
+                    "| ---: | ---: | ---: |",
+                ]
+                for n, a, c in zip(
+                    scaling["tokens"], scaling["ada_seconds"], scaling["cascade_seconds_fixed_r256"], strict=True
+                ):
+                    lines.append(f"| {n} | {1e3 * a:.2f} ms | {1e3 * c:.2f} ms |")
+            lines.append("")
+    return "\n".join(lines)
 
 
 def _cpu_count() -> int:
@@ -196,14 +409,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpu", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a measurement")
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    parser.add_argument(
+        "--markdown", metavar="PATH", help="render every JSON report in docs/benchmarks/ to PATH, and stop"
+    )
     args = parser.parse_args(argv)
+    if args.markdown:
+        folder = Path(args.markdown).with_suffix("")
+        reports = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+        Path(args.markdown).write_text(render_markdown(reports))
+        print(f"wrote {args.markdown} from {len(reports)} reports in {folder}")
+        return 0
     report = {}
     if args.cpu or not args.gpu:
-        sizes = dict(n_layers=3, n_tokens=512, n_features=64, repeat=1) if args.quick else {}
+        sizes = dict(n_layers=3, n_tokens=512, n_features=64, repeat=1, scaling=False) if args.quick else {}
         report["cpu"] = cpu_figures(**sizes)
         _print("CPU", report["cpu"])
     if args.gpu:
-        sizes = dict(n_layers=3, n_tokens=1024, n_features=256, repeat=2) if args.quick else {}
+        sizes = dict(n_layers=3, n_tokens=1024, n_features=256, repeat=2, scaling=False) if args.quick else {}
         report["gpu"] = gpu_figures(**sizes)
         _print("GPU", report["gpu"])
     if args.json:
