@@ -128,6 +128,7 @@ def run(
     backend: str = "auto",
     tile: int | None = None,
     assign: bool = False,
+    progress=None,
 ) -> RunResult:
     """Run ADA on the first layer and the cascade after it, for every slice.
 
@@ -160,6 +161,8 @@ def run(
         Also record every set's assignment (SPEC §4), for compressed
         attention; costs ``(T - r) r`` inner products a set, not counted in
         the selection ops.
+    progress
+        Called with each layer's index once the layer is done.
 
     Returns
     -------
@@ -269,6 +272,8 @@ def run(
                         nearest = _to_positions(assign_normalized(xh, chosen, tile=tile), positions)
                         store.setdefault(where, []).append(engine.export(nearest, like=given))
             del xh
+        if progress is not None:
+            progress(layer_index)
 
     if first_shape is None:
         raise CascadeInputError("no layers in the input")

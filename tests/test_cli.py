@@ -49,12 +49,13 @@ def test_json_report(tmp_path, capsys):
     target = tmp_path / "report.json"
     run_cli(capsys, "analyze", "--tau", "0.8", "--json", str(target))
     report = json.loads(target.read_text())
-    assert report["schema"] == 1 and report["params"]["tau"] == 0.8
-    assert report["inputs"]["shape"] == [7, 3, 96, 384]
-    assert len(report["records"]) == 7 * 3
-    totals = report["totals"]
-    ops = sum(rec["ops"] for rec in report["records"])
-    ops_ada = sum(rec["ops_ada"] for rec in report["records"])
+    assert report["schema"] == "cascade-core/report/1" and report["params"]["tau"] == 0.8
+    (entry,) = report["files"]
+    assert entry["input"]["shape"] == [7, 3, 96, 384] and len(entry["input"]["sha256"]) == 64
+    assert len(entry["records"]) == 7 * 3
+    totals = entry["totals"]
+    ops = sum(rec["ops"] for rec in entry["records"])
+    ops_ada = sum(rec["ops_ada"] for rec in entry["records"])
     assert totals["ops"] == ops and totals["ops_ada"] == ops_ada
     assert totals["savings"] == pytest.approx(1 - ops / ops_ada)
     assert not list(tmp_path.glob(".*.tmp")), "temporary file left behind"
@@ -67,7 +68,7 @@ def test_json_report_is_never_overwritten(tmp_path, capsys):
     assert "exists; not overwritten (use --force)" in capsys.readouterr().err
     assert target.read_text() == "precious"
     run_cli(capsys, "analyze", "--json", str(target), "--force")
-    assert json.loads(target.read_text())["schema"] == 1
+    assert json.loads(target.read_text())["schema"] == "cascade-core/report/1"
 
 
 def test_json_never_replaces_the_input(tmp_path, capsys):
@@ -75,7 +76,7 @@ def test_json_never_replaces_the_input(tmp_path, capsys):
     np.save(path, np.random.default_rng(0).standard_normal((2, 5, 3)))
     before = path.read_bytes()
     assert main(["analyze", str(path), "--json", str(path), "--force"]) == 2
-    assert "overwrite the input" in capsys.readouterr().err
+    assert "a report would overwrite an input file" in capsys.readouterr().err
     assert path.read_bytes() == before
 
 

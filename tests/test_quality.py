@@ -94,7 +94,7 @@ def test_analyze_attention_on_a_causal_file(tmp_path, model_run, capsys):
     assert "attention against full" in out and "overall, cascade sets: rr error" in out
     import json
 
-    attention = json.loads(report.read_text())["attention"]
+    attention = json.loads(report.read_text())["files"][0]["attention"]
     assert attention["causal"] is True and len(attention["records"]) == L
     assert main(["analyze", str(path), "--attention", "--select-on", "k", "--tau", "0.3"]) == 0
     capsys.readouterr()
