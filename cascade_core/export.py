@@ -4,18 +4,18 @@ Needs the ``[export]`` extra (PyTorch, transformers, safetensors). Loads a
 model directory offline, runs the given texts as one padded batch, and saves
 to one ``.safetensors`` file (the schema ``analyze`` reads by default):
 
-==================  ==================  =============================================
-tensor              layout              what
-==================  ==================  =============================================
-``hidden_states``   ``(L+1, B, T, d)``  embeddings, then the output of every layer
-``q``, ``k``, ``v``  ``(L, B, H, T, dh)`` with ``--qkv``: every layer's attention
-                                        projections, from forward hooks (before
-                                        rotary embeddings; ``k`` and ``v`` have the
-                                        model's key/value heads, fewer under GQA)
-``lengths``         ``(B,)``            valid tokens per text (right padding)
-``attention_mask``  ``(B, T)``          valid tokens (always written)
-``input_ids``       ``(B, T)``          the token ids
-==================  ==================  =============================================
+=====================  ======================  ============================================
+tensor                 layout                  what
+=====================  ======================  ============================================
+``hidden_states``      ``(L+1, B, T, d)``      embeddings, then the output of every layer
+``q``, ``k``, ``v``    ``(L, B, H, T, dh)``    with ``--qkv``: every layer's attention
+                                               projections, from forward hooks (before
+                                               rotary embeddings; ``k`` and ``v`` have the
+                                               model's key/value heads, fewer under GQA)
+``lengths``            ``(B,)``                valid tokens per text (right padding only)
+``attention_mask``     ``(B, T)``              valid tokens (always written)
+``input_ids``          ``(B, T)``              the token ids
+=====================  ======================  ============================================
 
 Metadata (string values, JSON where structured): ``schema``
 (``cascade-core/activations/1``), ``model``, ``model_type``, ``layers``

@@ -1,4 +1,4 @@
-"""Similarity of tokens (SPEC §2): normalisation, optional centring, |cos|, row tiles.
+"""Similarity of tokens (SPEC §2): normalisation, optional centring, ``|cos|``, row tiles.
 
 Nothing here forms a ``T x T`` matrix when ``T`` exceeds the tile size: the
 Gram matrix is produced in row tiles of ``tile x n`` and consumed tile by tile.
