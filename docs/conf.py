@@ -26,9 +26,14 @@ exclude_patterns = ["_build", "benchmarks/*.json", "README*"]
 myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 3
 
+# MathJax served with the pages when docs/fetch_mathjax.sh has run (CI runs it), else from its CDN.
+if os.path.exists(os.path.join(os.path.dirname(__file__), "_static", "mathjax", "tex-chtml.js")):
+    mathjax_path = "mathjax/tex-chtml.js"
+
 html_theme = "pydata_sphinx_theme"
 html_title = f"cascade-core {release}"
 html_static_path = ["_static"]
+html_sidebars = {"**": []}  # pages are short; the right-hand table of contents is enough
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
