@@ -148,8 +148,6 @@ def _time_shares(xh_prev, xh, tau, backend, sync, repeat) -> dict:
 
 def _scaling(tokens, n_features, tau, backend, sync, to_device, repeat) -> dict:
     """Time of one ADA layer at fixed r/T and one cascade layer at fixed r, against T; fitted exponents."""
-    import math
-
     from .cascade import cascade_normalized
 
     ada_times, cascade_times = [], []
@@ -166,10 +164,10 @@ def _scaling(tokens, n_features, tau, backend, sync, to_device, repeat) -> dict:
         cascade_times.append(_best(step, repeat, sync))
 
     def slope(times):
-        xs = [math.log(n) for n in tokens]
-        ys = [math.log(t) for t in times]
-        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-        return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
+        return _fit(tokens, times)
+
+    def slope_large(times):  # the three largest T: past launch overheads on a GPU
+        return _fit(tokens[-3:], times[-3:])
 
     return {
         "tokens": list(tokens),
@@ -177,7 +175,19 @@ def _scaling(tokens, n_features, tau, backend, sync, to_device, repeat) -> dict:
         "cascade_seconds_fixed_r256": cascade_times,
         "ada_exponent": slope(ada_times),
         "cascade_exponent": slope(cascade_times),
+        "ada_exponent_large_T": slope_large(ada_times),
+        "cascade_exponent_large_T": slope_large(cascade_times),
     }
+
+
+def _fit(tokens, times) -> float:
+    """Least-squares slope of log(time) against log(T)."""
+    import math
+
+    xs = [math.log(n) for n in tokens]
+    ys = [math.log(t) for t in times]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
 def _naive_ada(x, tau) -> list[int]:
@@ -309,6 +319,30 @@ TARGETS = {
 }
 
 
+NOTES = [
+    "## Reading the figures",
+    "",
+    "* **Library against the naive method.** The naive method (a full NumPy Gram matrix, then a Python loop",
+    "  over token pairs) shares the library's most expensive step, the BLAS Gram product, which is nearly",
+    "  all of an ADA layer's time on the CPU (the Gram share above). The speed-up is therefore bounded by",
+    "  the naive loop's cost over the product's, a few times, not 20. The scan itself, the part the",
+    "  library replaces, is hundreds of times faster than the same scan in Python (first row). A 20x gap",
+    "  would need an ADA that skips most of the Gram matrix (computing only the rows of chosen tokens);",
+    "  ADA as the paper costs it (SPEC §3) computes the whole matrix, and so does this library.",
+    "* **GPU scaling exponents.** On the H200 a layer at T <= 4096 takes a few milliseconds, mostly kernel",
+    "  launches and one host read per Gram tile, so a fit over all T understates the asymptotic exponent",
+    "  (compare the fit over the three largest T). The cascade at fixed r = 256 does under a millisecond of",
+    "  arithmetic even at T = 16384 and is launch- and synchronisation-bound throughout: its time is flat.",
+    "  Fewer launches (CUDA graphs, or one persistent scan kernel per layer) would expose the slopes.",
+    "* **GPU scan share.** The diagonal-block scan walks a block's rows in order with one barrier per row;",
+    "  it is a third of an ADA layer on the H200. Scanning several diagonal blocks concurrently against",
+    "  the already-final exclusions, or a warp-level scan of 32-row sub-blocks, would shrink it.",
+    "* Time shares are measured with a device synchronisation around each Gram product and scan, which adds",
+    "  a little to both; bookkeeping is the remainder (0 % where the instrumented parts cover the whole).",
+    "",
+]
+
+
 def render_markdown(reports: dict[str, dict]) -> str:
     """``docs/benchmarks.md`` from the JSON reports of each machine (name -> report)."""
     lines = [
@@ -375,8 +409,9 @@ def render_markdown(reports: dict[str, dict]) -> str:
                 lines += [
                     "",
                     f"Scaling with T (d = {shape['d']}): ADA at r/T = 0.45, the cascade at fixed r = 256. Fitted "
-                    f"exponents: ADA {scaling['ada_exponent']:.2f} (expected about 2), cascade "
-                    f"{scaling['cascade_exponent']:.2f} (expected about 1).",
+                    f"exponents over all T: ADA {scaling['ada_exponent']:.2f} (expected about 2), cascade "
+                    f"{scaling['cascade_exponent']:.2f} (expected about 1); over the three largest T: ADA "
+                    f"{_large(scaling, 'ada')}, cascade {_large(scaling, 'cascade')}.",
                     "",
                     "| T | ADA layer | cascade layer (r = 256) |",
                     "| ---: | ---: | ---: |",
@@ -386,7 +421,17 @@ def render_markdown(reports: dict[str, dict]) -> str:
                 ):
                     lines.append(f"| {n} | {1e3 * a:.2f} ms | {1e3 * c:.2f} ms |")
             lines.append("")
+    lines += NOTES
     return "\n".join(lines)
+
+
+def _large(scaling: dict, name: str) -> str:
+    if f"{name}_exponent_large_T" in scaling:
+        return f"{scaling[f'{name}_exponent_large_T']:.2f}"
+    return f"{_fit(scaling['tokens'][-3:], scaling[_SCALING_KEYS[name]][-3:]):.2f}"
+
+
+_SCALING_KEYS = {"ada": "ada_seconds", "cascade": "cascade_seconds_fixed_r256"}
 
 
 def _cpu_count() -> int:
