@@ -346,14 +346,7 @@ def _analyze(args) -> None:
     elif len(reports) > 1:
         print()
         _print_aggregate(doc)
-    written = []
-    if args.json:
-        write_atomic(args.json, to_json(doc), force=args.force)
-        written.append(args.json)
-    if args.out:
-        written += _write_report_dir(Path(args.out), doc, force=args.force)
-    if written and args.format == "table":
-        print("\nwrote " + ", ".join(written))
+    _write_outputs(args, to_json(doc), lambda: _report_files(doc))
 
 
 def _print_file(report: FileReport, data: Activations, args, *, bundled: bool) -> None:
@@ -398,21 +391,29 @@ def _print_aggregate(doc: dict) -> None:
     print(f"pooled Gram savings: {100 * agg['pooled_savings']:.1f} %  (paper 22-63 %)")
 
 
-def _write_report_dir(out: Path, doc: dict, *, force: bool) -> list[str]:
+def _report_files(doc: dict) -> dict[str, str | bytes]:
+    """What ``analyze --out DIR`` writes, by file name."""
     from .plots import report_plots
 
-    images = report_plots(doc)  # made before anything is written: a failure leaves nothing behind
-    out.mkdir(parents=True, exist_ok=True)
-    texts = {
-        "report.json": to_json(doc),
-        "layers.csv": layers_csv(doc),
-        "report.md": markdown(doc, plots=list(images)),
-    }
+    images = report_plots(doc)
+    texts = {"report.json": to_json(doc), "layers.csv": layers_csv(doc), "report.md": markdown(doc, list(images))}
+    return {**texts, **images}
+
+
+def _write_outputs(args, json_text: str, directory_files) -> None:
+    """``--json PATH`` and ``--out DIR``; every file is made before the first is written, each atomically."""
+    files = directory_files() if args.out else {}
     written = []
-    for name, data in [*texts.items(), *images.items()]:
-        write_atomic(out / name, data, force=force)
-        written.append(str(out / name))
-    return written
+    if args.json:
+        write_atomic(args.json, json_text, force=args.force)
+        written.append(args.json)
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            write_atomic(Path(args.out) / name, data, force=args.force)
+            written.append(str(Path(args.out) / name))
+    if written and args.format == "table":
+        print("\nwrote " + ", ".join(written))
 
 
 # ---- sweep ----------------------------------------------------------------
@@ -482,22 +483,14 @@ def _sweep(args) -> None:
         print(json.dumps(sweep, indent=2))
     else:
         _print_sweep(sweep)
-    written = []
-    if args.json:
-        write_atomic(args.json, json.dumps(sweep, indent=2) + "\n", force=args.force)
-        written.append(args.json)
-    if args.out:
-        from .plots import sweep_plots
+    text = json.dumps(sweep, indent=2) + "\n"
+    _write_outputs(args, text, lambda: {"sweep.json": text, "sweep.csv": _sweep_csv(rows), **_sweep_images(sweep)})
 
-        images = sweep_plots(sweep)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        files = {"sweep.json": json.dumps(sweep, indent=2) + "\n", "sweep.csv": _sweep_csv(rows), **images}
-        for name, data in files.items():
-            write_atomic(out / name, data, force=args.force)
-            written.append(str(out / name))
-    if written and args.format == "table":
-        print("\nwrote " + ", ".join(written))
+
+def _sweep_images(sweep: dict) -> dict[str, bytes]:
+    from .plots import sweep_plots
+
+    return sweep_plots(sweep)
 
 
 def _mean_of(stats: dict | None):

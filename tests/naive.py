@@ -115,32 +115,26 @@ def softmax_attention(q, k, v, bias=None, allowed=None) -> np.ndarray:
     return (weights / weights.sum(axis=1, keepdims=True)) @ v
 
 
+def _one_query(q, k, v, reps, assignment, p, causal):
+    """Row of SPEC §8's compressed attention for the query at position p, with visible group counts."""
+    keys = [j for j in reps if not causal or j <= p]
+    counts = [sum(1 for i, a in enumerate(assignment) if a == j and (not causal or i <= p)) for j in keys]
+    keys = [j for j, c in zip(keys, counts, strict=True) if c > 0]
+    counts = [c for c in counts if c > 0]
+    bias = np.log(np.array(counts, dtype=np.float64))[None, :]
+    return softmax_attention(np.asarray(q)[[p]], np.asarray(k)[keys], np.asarray(v)[keys], bias)[0]
+
+
 def rr_attention(q, k, v, reps, assignment, causal=False) -> np.ndarray:
-    """SPEC §8 rr, proportional, written out with loops over groups."""
+    """SPEC §8 rr, proportional: representatives' queries only, then each token takes its group's row."""
     reps = [int(j) for j in reps]
     assignment = [int(a) for a in assignment]
-    out_r = []
-    for p in reps:
-        keys = [j for j in reps if not causal or j <= p]
-        counts = [sum(1 for i, a in enumerate(assignment) if a == j and (not causal or i <= p)) for j in keys]
-        keys = [j for j, c in zip(keys, counts, strict=True) if c > 0]
-        counts = [c for c in counts if c > 0]
-        bias = np.log(np.array(counts, dtype=np.float64))[None, :]
-        out_r.append(softmax_attention(np.asarray(q)[[p]], np.asarray(k)[keys], np.asarray(v)[keys], bias)[0])
-    out_r = np.array(out_r)
+    out_r = np.array([_one_query(q, k, v, reps, assignment, p, causal) for p in reps])
     return out_r[[reps.index(a) for a in assignment]]
 
 
 def tr_attention(q, k, v, reps, assignment, causal=False) -> np.ndarray:
-    """SPEC §8 tr, proportional, one query at a time."""
+    """SPEC §8 tr, proportional: every query against the representatives."""
     reps = [int(j) for j in reps]
     assignment = [int(a) for a in assignment]
-    rows = []
-    for p in range(len(assignment)):
-        keys = [j for j in reps if not causal or j <= p]
-        counts = [sum(1 for i, a in enumerate(assignment) if a == j and (not causal or i <= p)) for j in keys]
-        keys = [j for j, c in zip(keys, counts, strict=True) if c > 0]
-        counts = [c for c in counts if c > 0]
-        bias = np.log(np.array(counts, dtype=np.float64))[None, :]
-        rows.append(softmax_attention(np.asarray(q)[[p]], np.asarray(k)[keys], np.asarray(v)[keys], bias)[0])
-    return np.array(rows)
+    return np.array([_one_query(q, k, v, reps, assignment, p, causal) for p in range(len(assignment))])
