@@ -185,8 +185,8 @@ def run(
         isinstance(recompute_every, bool) or not isinstance(recompute_every, int) or recompute_every < 1
     ):
         raise CascadeInputError(f"recompute_every must be a positive integer, got {recompute_every!r}")
-    if recompute_ratio is not None and not float(recompute_ratio) >= 0:
-        raise CascadeInputError(f"recompute_ratio must be >= 0, got {recompute_ratio!r}")
+    if recompute_ratio is not None and not (isinstance(recompute_ratio, (int, float)) and recompute_ratio >= 0):
+        raise CascadeInputError(f"recompute_ratio must be a number >= 0, got {recompute_ratio!r}")
 
     records: list[LayerRecord] = []
     sets: dict[tuple[int, ...], list[Array]] = {}
@@ -226,18 +226,8 @@ def run(
                 layer=layer_index,
             )
         given, layer = layer, engine.native(layer)
-        xp = array_namespace(layer)
 
-        for where in itertools.product(*(range(n) for n in slice_shape)):
-            x = layer[(*where, ...)]
-            positions = None
-            if valid is not None:
-                keep = valid[where[0]]
-                if isinstance(keep, int):
-                    x = x[:keep, :]
-                else:
-                    positions = index_array(keep, like=x)
-                    x = xp.take(x, positions, axis=0)
+        for where, x, positions in _slices(layer, slice_shape, valid):
             try:
                 xh = normalize(x, center=center)
                 record, reps, ada_reps = _select_layer(
@@ -339,6 +329,22 @@ def _select_layer(xh, layer, where, prev, prev_ada, *, tau, reference, engine, t
     if reference:
         record = _with_reference(record, ada_reps, prev_ada, seconds_ada, reps)
     return record, reps, ada_reps
+
+
+def _slices(layer: Array, slice_shape, valid):
+    """``(where, x, positions)`` per (batch, head) slice: its valid tokens, and their positions if not a prefix."""
+    xp = array_namespace(layer)
+    for where in itertools.product(*(range(n) for n in slice_shape)):
+        x = layer[(*where, ...)]
+        positions = None
+        if valid is not None:
+            keep = valid[where[0]]
+            if isinstance(keep, int):
+                x = x[:keep, :]
+            else:
+                positions = index_array(keep, like=x)
+                x = xp.take(x, positions, axis=0)
+        yield where, x, positions
 
 
 def _to_positions(reps: Array, positions: Array | None) -> Array:
