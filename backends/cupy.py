@@ -66,13 +66,15 @@ __global__ void diag_scan(const T* sims, const long long ld, const long long sta
     }
     __syncthreads();
     for (int k = 0; k < m; ++k) {
-        // Row k's own bit is never written in this iteration (bit rows hold j > k only).
+        // Every thread reads the same bit: blocked changes only inside the branch below, which ends
+        // in a barrier, and row k's own bit is never written (bit rows hold j > k only). So the
+        // branch is uniform, and a row that is not chosen costs no barrier at all.
         const bool free_row = ((blocked[k >> 5] >> (k & 31)) & 1u) == 0u;
+        if (threadIdx.x == 0) chosen[k] = free_row ? 1 : 0;
         if (free_row) {
             for (int w = threadIdx.x; w < words; w += blockDim.x) blocked[w] |= bits[k * words + w];
+            __syncthreads();
         }
-        if (threadIdx.x == 0) chosen[k] = free_row ? 1 : 0;
-        __syncthreads();
     }
 }
 
