@@ -8,19 +8,13 @@ from array_api_compat import array_namespace, device
 
 Array = Any
 
-__all__ = ["Array", "array_namespace", "device", "isin_sorted", "index_array", "empty_index"]
+__all__ = ["Array", "array_namespace", "device", "isin_sorted", "index_array"]
 
 
 def index_array(values: list[int], *, like: Array) -> Array:
     """Integer index array (int64) holding `values`, on the device of `like`."""
     xp = array_namespace(like)
     return xp.asarray(values, dtype=xp.int64, device=device(like))
-
-
-def empty_index(*, like: Array) -> Array:
-    """An empty int64 index array on the device of `like`."""
-    xp = array_namespace(like)
-    return xp.zeros((0,), dtype=xp.int64, device=device(like))
 
 
 def isin_sorted(values: Array, sorted_set: Array) -> Array:
