@@ -51,6 +51,16 @@ class AttentionRecord:
         return asdict(self)
 
 
+def _fields(score: dict, suffix: str) -> dict:
+    """One source's entries, errors and cosines as AttentionRecord fields (``suffix`` "" or "_ada")."""
+    out = {}
+    for method in ("rr", "tr"):
+        out[f"entries_{method}{suffix}"] = score[f"{method}_entries"]
+        out[f"{method}_error{suffix}"] = score[method].relative_error
+        out[f"{method}_cosine{suffix}"] = score[method].mean_cosine
+    return out
+
+
 def spans_of(n_batch: int, n_tokens: int, lengths=None, mask=None) -> list[tuple[int, int]]:
     """``(start, stop)`` of the valid tokens of each sequence, from lengths or a contiguous mask."""
     if lengths is not None:
@@ -147,27 +157,9 @@ def attention_layers(
             for method in ("rr", "tr"):
                 mine = totals.setdefault(name, {}).get(method)
                 totals[name][method] = scores[name][method] if mine is None else mine + scores[name][method]
-        mine = scores["cascade"]
-        fields = dict(
-            layer=layer,
-            entries_full=scores["entries"],
-            entries_rr=mine["rr_entries"],
-            entries_tr=mine["tr_entries"],
-            rr_error=mine["rr"].relative_error,
-            rr_cosine=mine["rr"].mean_cosine,
-            tr_error=mine["tr"].relative_error,
-            tr_cosine=mine["tr"].mean_cosine,
-        )
+        fields = {"layer": layer, "entries_full": scores["entries"], **_fields(scores["cascade"], "")}
         if has_ada:
-            ada = scores["ada"]
-            fields.update(
-                entries_rr_ada=ada["rr_entries"],
-                entries_tr_ada=ada["tr_entries"],
-                rr_error_ada=ada["rr"].relative_error,
-                rr_cosine_ada=ada["rr"].mean_cosine,
-                tr_error_ada=ada["tr"].relative_error,
-                tr_cosine_ada=ada["tr"].mean_cosine,
-            )
+            fields.update(_fields(scores["ada"], "_ada"))
         records.append(AttentionRecord(**fields))
     overall = {
         name: {method: (q.relative_error, q.mean_cosine) for method, q in methods.items()}
