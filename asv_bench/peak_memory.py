@@ -13,8 +13,7 @@ import argparse
 import time
 
 import cascade_core as cc
-import cascade_core_backends
-from cascade_core import synthetic
+from cascade_core import backends, synthetic
 
 
 def main() -> None:
@@ -30,9 +29,7 @@ def main() -> None:
     if args.baseline:  # what any run pays before its data: imports and the backend's compiled kernels
         import numpy as np
 
-        engine = cascade_core_backends.resolve("auto", np.zeros(1))
-        if hasattr(engine, "warm_up"):
-            engine.warm_up()
+        backends.resolve("auto", np.zeros(1)).warm_up()
         return
     data = synthetic.layers(args.layers, args.tokens, args.features)
     start = time.perf_counter()

@@ -1,57 +1,43 @@
-"""Backends of cascade-core: the sequential parts the array API lacks.
+"""Backends: the sequential parts the array API lacks, registered by name.
 
-Installed as the import package ``cascade_core_backends`` (the source folder
-is ``backends/``); users never import it, they pass ``backend="name"`` to
-:mod:`cascade_core`.
+The source folder ``backends/`` is the subpackage ``cascade_core.backends``.
+Each backend is one small module holding a :class:`~cascade_core.backends.base.BaseBackend`
+subclass and its instance ``backend``; the optional library it needs (Numba,
+CuPy) is imported only when the backend is asked for, and a missing one is an
+:class:`ImportError` that says what to install.
 
-A backend is a module with
-
-``name``
-    Its registry name.
-``native(x)``
-    `x` as an array the backend computes on (zero-copy through DLPack where
-    the memory allows; a copy to or from the GPU where it must).
-``export(a, like)``
-    A result `a` of the backend, in the namespace and on the device of `like`.
-``scan_tile(sims, tau, start, excluded) -> (chosen, excluded)``
-    One tile of the greedy scan of SPEC §3 (also §5 steps 1 and 3): `sims`
-    holds rows ``start .. start + m - 1`` of an ``n x n`` similarity matrix,
-    `excluded` is a boolean vector of length ``n`` (tokens linked to a token
-    already chosen). Rows are visited in order; a row is chosen iff it is not
-    excluded, and choosing it excludes every column ``j`` with
-    ``sims[row, j] >= tau`` (compared in the dtype of `sims`). Returns the
-    chosen rows (global indices, int64, increasing) and the updated
-    `excluded` (the same array where the backend updates in place).
-``synchronize()``
-    Wait for queued device work (for timing); a no-op on the CPU.
-``group_sizes(assignment, reps)`` (optional)
-    SPEC §4's counts; the core's array-API version serves otherwise.
-``warm_up()`` (optional)
-    Compile what is compiled on first use; the runner calls it before timing.
-
-Backends are imported lazily by name, so an optional library (Numba, CuPy)
-is needed only when its backend is asked for.
+==============  ==========================================================
+``numpy``       the CPU reference, vectorised per tile
+``numba``       compiled scans on the CPU (the CPU default with Numba)
+``cupy``        the whole selection on a GPU, CUDA or ROCm
+``array_api``   the scan in pure array-API code, for any namespace
+==============  ==========================================================
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
 
 import array_api_compat as compat
 
-__all__ = ["BackendUnavailable", "available", "get", "names", "resolve", "on_gpu"]
+from .._errors import CascadeInputError
+from .base import Backend, BaseBackend
+
+__all__ = ["Backend", "BaseBackend", "BackendUnavailable", "available", "get", "names", "resolve", "on_gpu"]
 
 _MODULES = {
-    "numpy": "cascade_core_backends.numpy",
-    "numba": "cascade_core_backends.numba",
-    "cupy": "cascade_core_backends.cupy",
-    "array_api": "cascade_core_backends.array_api",
+    "numpy": "cascade_core.backends.numpy",
+    "numba": "cascade_core.backends.numba",
+    "cupy": "cascade_core.backends.cupy",
+    "array_api": "cascade_core.backends.array_api",
 }
 
 _INSTALL = {
+    "numpy": "NumPy: pip install numpy",
     "numba": "Numba: pip install numba",
-    "cupy": "CuPy: pip install 'cascade-core[cuda]' (NVIDIA, CUDA 12/13) or 'cascade-core[rocm]' (AMD, ROCm 7)",
+    "array_api": "array-api-compat: pip install array-api-compat",
+    "cupy": "CuPy: pip install 'cascade-core[cuda]' (NVIDIA, CUDA 13), 'cascade-core[cuda12]' (CUDA 12) "
+    "or 'cascade-core[rocm]' (AMD, ROCm 7)",
 }
 
 #: DLPack device types of GPU memory (CUDA, ROCm, CUDA managed).
@@ -59,7 +45,7 @@ _GPU_DEVICES = {2, 10, 13}
 
 
 class BackendUnavailable(ImportError):
-    """A backend was named that is unknown, not installed, or cannot take the input."""
+    """A backend's library is not installed (the message says what to install)."""
 
 
 def names() -> list[str]:
@@ -67,16 +53,25 @@ def names() -> list[str]:
     return list(_MODULES)
 
 
-def get(name: str) -> ModuleType:
-    """The backend module registered as `name`; a one-line error says what to install."""
+def get(name: str) -> Backend:
+    """The backend registered as `name`.
+
+    Raises
+    ------
+    CascadeInputError
+        `name` is not a registered backend.
+    BackendUnavailable
+        Its library is not installed (an :class:`ImportError`).
+    """
+    if not isinstance(name, str) or name not in _MODULES:
+        raise CascadeInputError(
+            f"unknown backend {name!r}; choose one of {', '.join(['auto', *_MODULES])}", param="backend"
+        )
     try:
-        module = _MODULES[name]
-    except KeyError:
-        raise BackendUnavailable(f"unknown backend {name!r}; choose one of {', '.join(['auto', *_MODULES])}") from None
-    try:
-        return importlib.import_module(module)
+        module = importlib.import_module(_MODULES[name])
     except ImportError as err:
         raise BackendUnavailable(f"backend {name!r} is not available ({err}); install {_INSTALL[name]}") from None
+    return module.backend
 
 
 def available() -> list[str]:
@@ -99,8 +94,8 @@ def on_gpu(x) -> bool:
         return False
 
 
-def _first_available(*choices: str) -> ModuleType:
-    for choice in choices:
+def _first_available(*choices: str) -> Backend:
+    for choice in choices[:-1]:
         try:
             return get(choice)
         except BackendUnavailable:
@@ -108,19 +103,27 @@ def _first_available(*choices: str) -> ModuleType:
     return get(choices[-1])
 
 
-def resolve(name: str, x) -> ModuleType:
+def resolve(name: str, x) -> Backend:
     """The backend for array `x`: `name`, or for ``"auto"`` the best one for where `x` lives.
 
     ``auto``: NumPy arrays, and PyTorch or JAX arrays on the CPU, go to
     ``numba`` (``numpy`` without Numba); CuPy arrays, and PyTorch or JAX
     arrays on a GPU, go to ``cupy`` (``array_api`` without CuPy); arrays of
     any other namespace run on the pure array-API backend.
+
+    Raises
+    ------
+    CascadeInputError
+        An unknown name, or a CPU backend named for an array on a GPU.
+    BackendUnavailable
+        The named backend's library is not installed.
     """
     if name != "auto":
         backend = get(name)
         if name in ("numpy", "numba") and on_gpu(x):
-            raise BackendUnavailable(
-                f"backend {name!r} runs on the CPU but the input lives on a GPU; use backend='cupy' or 'auto'"
+            raise CascadeInputError(
+                f"backend {name!r} runs on the CPU but the input lives on a GPU; use 'cupy' or 'auto'",
+                param="backend",
             )
         return backend
     known = compat.is_numpy_array(x) or compat.is_cupy_array(x) or compat.is_torch_array(x) or compat.is_jax_array(x)

@@ -9,39 +9,37 @@ from __future__ import annotations
 
 from array_api_compat import array_namespace, device
 
-name = "array_api"
+from .base import BaseBackend
+
+__all__ = ["ArrayAPIBackend", "backend"]
 
 
-def native(x):
-    return x
+class ArrayAPIBackend(BaseBackend):
+    """Every default of :class:`BaseBackend`, and the scan written with the standard alone."""
+
+    name = "array_api"
+
+    def scan_tile(self, sims, tau, start, excluded):
+        xp = array_namespace(sims, excluded)
+        dev = device(sims)
+        m = sims.shape[0]
+        # Candidates: rows of this tile that no earlier chosen token excludes.
+        candidates = xp.nonzero(~excluded[start : start + m])[0]
+        n_cand = candidates.shape[0]
+        if n_cand == 0:
+            return candidates + start, excluded
+        # Links among the candidates, read row-wise (row i decides column j > i).
+        among = xp.take(xp.take(sims, candidates, axis=0), candidates + start, axis=1) >= tau
+        blocked = xp.zeros((n_cand,), dtype=xp.bool, device=dev)
+        taken = []
+        for k in range(n_cand):
+            if not bool(blocked[k]):
+                taken.append(k)
+                blocked = blocked | among[k, :]
+        chosen = xp.take(candidates, xp.asarray(taken, dtype=candidates.dtype, device=dev))
+        links = xp.take(sims, chosen, axis=0) >= tau
+        excluded = excluded | xp.any(links, axis=0)
+        return chosen + start, excluded
 
 
-def export(a, like):
-    return a
-
-
-def synchronize() -> None:
-    return None
-
-
-def scan_tile(sims, tau, start, excluded):
-    xp = array_namespace(sims, excluded)
-    dev = device(sims)
-    m = sims.shape[0]
-    # Candidates: rows of this tile that no earlier chosen token excludes.
-    candidates = xp.nonzero(~excluded[start : start + m])[0]
-    n_cand = candidates.shape[0]
-    if n_cand == 0:
-        return candidates + start, excluded
-    # Links among the candidates, read row-wise (row i decides column j > i).
-    among = xp.take(xp.take(sims, candidates, axis=0), candidates + start, axis=1) >= tau
-    blocked = xp.zeros((n_cand,), dtype=xp.bool, device=dev)
-    taken = []
-    for k in range(n_cand):
-        if not bool(blocked[k]):
-            taken.append(k)
-            blocked = blocked | among[k, :]
-    chosen = xp.take(candidates, xp.asarray(taken, dtype=candidates.dtype, device=dev))
-    links = xp.take(sims, chosen, axis=0) >= tau
-    excluded = excluded | xp.any(links, axis=0)
-    return chosen + start, excluded
+backend = ArrayAPIBackend()

@@ -26,8 +26,10 @@ import numpy as np
 from array_api_compat import array_namespace
 
 from . import on_gpu
+from .base import BaseBackend
+from .numpy import to_numpy
 
-name = "cupy"
+__all__ = ["CupyBackend", "backend"]
 
 #: Rows of a diagonal block handled by one ``diag_scan`` launch (its bit matrix
 #: takes BLOCK * BLOCK / 8 bytes of shared memory: 32 KiB).
@@ -105,62 +107,63 @@ def _kernels(dtype):
     return _module.get_function(f"diag_scan<{suffix}>"), _module.get_function(f"exclude<{suffix}>")
 
 
-def native(x):
-    if isinstance(x, cupy.ndarray):
-        return x
-    if on_gpu(x):
-        return cupy.from_dlpack(x)
-    from .numpy import native as host
+class CupyBackend(BaseBackend):
+    """CuPy arrays on the current GPU: cuBLAS/hipBLAS Gram tiles, the scan as two kernels a block."""
 
-    return cupy.asarray(host(x))
+    name = "cupy"
+
+    def native(self, x):
+        if isinstance(x, cupy.ndarray):
+            return x
+        if on_gpu(x):
+            return cupy.from_dlpack(x)
+        return cupy.asarray(to_numpy(x))
+
+    def export(self, a, like):
+        if isinstance(like, cupy.ndarray):
+            return a
+        xp = array_namespace(like)
+        if on_gpu(like):
+            return xp.from_dlpack(a)
+        return xp.asarray(cupy.asnumpy(a))
+
+    def synchronize(self) -> None:
+        cupy.cuda.get_current_stream().synchronize()
+
+    def warm_up(self) -> None:
+        """Compile the kernels, so the first timed layer does not pay for it."""
+        for dtype in (cupy.float32, cupy.float64):
+            self.scan_tile(cupy.zeros((2, 2), dtype=dtype), 0.5, 0, cupy.zeros(2, dtype=bool))
+        self.synchronize()
+
+    def scan_tile(self, sims, tau, start, excluded):
+        sims = cupy.ascontiguousarray(sims)
+        m, n = sims.shape
+        diag_scan, exclude = _kernels(sims.dtype)
+        chosen = cupy.empty(m, dtype=cupy.uint8)
+        for b0 in range(0, m, BLOCK):
+            mb = min(BLOCK, m - b0)
+            words = (mb + 31) // 32
+            shared = 4 * (mb * words + words)
+            block_view = sims[b0:]
+            diag_scan(
+                (1,),
+                (_THREADS,),
+                (block_view, np.int64(n), np.int64(start + b0), np.int32(mb), np.float64(tau), excluded, chosen[b0:]),
+                shared_mem=shared,
+            )
+            grid = ((n + _THREADS - 1) // _THREADS,)
+            exclude(
+                grid,
+                (_THREADS,),
+                (sims, np.int64(n), np.int64(b0), np.int32(mb), np.int64(n), np.float64(tau), chosen[b0:], excluded),
+            )
+        return cupy.flatnonzero(chosen).astype(cupy.int64) + start, excluded
+
+    def group_sizes(self, assignment, reps):
+        slot = cupy.full(assignment.shape[0], -1, dtype=cupy.int64)
+        slot[reps] = cupy.arange(reps.shape[0], dtype=cupy.int64)
+        return cupy.bincount(slot[assignment], minlength=reps.shape[0])
 
 
-def export(a, like):
-    if isinstance(like, cupy.ndarray):
-        return a
-    xp = array_namespace(like)
-    if on_gpu(like):
-        return xp.from_dlpack(a)
-    return xp.asarray(cupy.asnumpy(a))
-
-
-def synchronize() -> None:
-    cupy.cuda.get_current_stream().synchronize()
-
-
-def warm_up() -> None:
-    """Compile the kernels, so the first timed layer does not pay for it."""
-    for dtype in (cupy.float32, cupy.float64):
-        scan_tile(cupy.zeros((2, 2), dtype=dtype), 0.5, 0, cupy.zeros(2, dtype=bool))
-    synchronize()
-
-
-def scan_tile(sims, tau, start, excluded):
-    sims = cupy.ascontiguousarray(sims)
-    m, n = sims.shape
-    diag_scan, exclude = _kernels(sims.dtype)
-    chosen = cupy.empty(m, dtype=cupy.uint8)
-    for b0 in range(0, m, BLOCK):
-        mb = min(BLOCK, m - b0)
-        words = (mb + 31) // 32
-        shared = 4 * (mb * words + words)
-        block_view = sims[b0:]
-        diag_scan(
-            (1,),
-            (_THREADS,),
-            (block_view, np.int64(n), np.int64(start + b0), np.int32(mb), np.float64(tau), excluded, chosen[b0:]),
-            shared_mem=shared,
-        )
-        grid = ((n + _THREADS - 1) // _THREADS,)
-        exclude(
-            grid,
-            (_THREADS,),
-            (sims, np.int64(n), np.int64(b0), np.int32(mb), np.int64(n), np.float64(tau), chosen[b0:], excluded),
-        )
-    return cupy.flatnonzero(chosen).astype(cupy.int64) + start, excluded
-
-
-def group_sizes(assignment, reps):
-    slot = cupy.full(assignment.shape[0], -1, dtype=cupy.int64)
-    slot[reps] = cupy.arange(reps.shape[0], dtype=cupy.int64)
-    return cupy.bincount(slot[assignment], minlength=reps.shape[0])
+backend = CupyBackend()

@@ -11,20 +11,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .numpy import export, native  # noqa: F401  (the same arrays as the NumPy backend)
+from .base import BaseBackend
+from .numpy import from_numpy, to_numpy
 
-name = "numba"
-
-
-def synchronize() -> None:
-    return None
-
-
-def warm_up() -> None:
-    """Compile (or load from the cache) the kernels, so the first timed layer does not pay for it."""
-    for dtype in (np.float32, np.float64):
-        scan_tile(np.zeros((1, 1), dtype=dtype), 0.5, 0, np.zeros(1, dtype=bool))
-    group_sizes(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+__all__ = ["NumbaBackend", "backend"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -48,13 +38,6 @@ def _scan_tile(sims, tau, start, excluded, out):
     return count
 
 
-def scan_tile(sims, tau, start, excluded):
-    sims = np.ascontiguousarray(sims)
-    out = np.empty(sims.shape[0], dtype=np.int64)
-    count = _scan_tile(sims, sims.dtype.type(tau), start, excluded, out)
-    return out[:count], excluded
-
-
 @numba.njit(cache=True, nogil=True)
 def _group_sizes(assignment, reps):
     slot = np.full(assignment.shape[0], -1, dtype=np.int64)
@@ -66,5 +49,33 @@ def _group_sizes(assignment, reps):
     return sizes
 
 
-def group_sizes(assignment, reps):
-    return _group_sizes(np.ascontiguousarray(assignment, dtype=np.int64), np.ascontiguousarray(reps, dtype=np.int64))
+class NumbaBackend(BaseBackend):
+    """NumPy arrays, BLAS Gram tiles, compiled scans and counts."""
+
+    name = "numba"
+
+    def native(self, x) -> np.ndarray:
+        return to_numpy(x)
+
+    def export(self, a: np.ndarray, like):
+        return from_numpy(a, like)
+
+    def warm_up(self) -> None:
+        """Compile (or load from the cache) the kernels, so the first timed layer does not pay for it."""
+        for dtype in (np.float32, np.float64):
+            self.scan_tile(np.zeros((1, 1), dtype=dtype), 0.5, 0, np.zeros(1, dtype=bool))
+        self.group_sizes(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+
+    def scan_tile(self, sims, tau, start, excluded):
+        sims = np.ascontiguousarray(sims)
+        out = np.empty(sims.shape[0], dtype=np.int64)
+        count = _scan_tile(sims, sims.dtype.type(tau), start, excluded, out)
+        return out[:count], excluded
+
+    def group_sizes(self, assignment, reps):
+        return _group_sizes(
+            np.ascontiguousarray(assignment, dtype=np.int64), np.ascontiguousarray(reps, dtype=np.int64)
+        )
+
+
+backend = NumbaBackend()

@@ -9,24 +9,27 @@ from __future__ import annotations
 import numpy as np
 from array_api_compat import array_namespace
 
-name = "numpy"
+from .._dtypes import widen_bfloat16
+from .base import BaseBackend
+
+__all__ = ["NumpyBackend", "backend", "to_numpy", "from_numpy"]
 
 
-def native(x) -> np.ndarray:
+def to_numpy(x) -> np.ndarray:
+    """`x` (a CPU array of any framework) as a NumPy array, zero-copy where DLPack allows."""
     if isinstance(x, np.ndarray):
         return x
     if hasattr(x, "detach"):  # a PyTorch tensor that may carry autograd state
         x = x.detach()
-    if str(getattr(x, "dtype", "")).endswith("bfloat16"):  # NumPy has no bfloat16: widen first
-        xp = array_namespace(x)
-        x = xp.astype(x, xp.float32)
+    x = widen_bfloat16(x)  # NumPy has no bfloat16
     try:
         return np.from_dlpack(x)
     except (TypeError, RuntimeError, BufferError, AttributeError, ValueError):
         return np.asarray(x)
 
 
-def export(a: np.ndarray, like):
+def from_numpy(a: np.ndarray, like):
+    """A NumPy result `a` in the namespace of `like`, zero-copy where DLPack allows."""
     if isinstance(like, np.ndarray):
         return a
     xp = array_namespace(like)
@@ -36,23 +39,33 @@ def export(a: np.ndarray, like):
         return xp.asarray(a)
 
 
-def synchronize() -> None:
-    return None
+class NumpyBackend(BaseBackend):
+    """The scan of a tile as NumPy operations: candidates first, then a Python loop over them."""
+
+    name = "numpy"
+
+    def native(self, x) -> np.ndarray:
+        return to_numpy(x)
+
+    def export(self, a: np.ndarray, like):
+        return from_numpy(a, like)
+
+    def scan_tile(self, sims, tau, start, excluded):
+        m = sims.shape[0]
+        candidates = np.flatnonzero(~excluded[start : start + m])
+        if candidates.size == 0:
+            return candidates.astype(np.int64) + start, excluded
+        among = sims[np.ix_(candidates, candidates + start)] >= tau
+        blocked = np.zeros(candidates.size, dtype=bool)
+        taken = []
+        for k in range(candidates.size):
+            if not blocked[k]:
+                taken.append(k)
+                blocked |= among[k]
+        chosen = candidates[taken]
+        for row in chosen:  # row by row: no (chosen x n) copy of the tile
+            excluded |= sims[row] >= tau
+        return chosen.astype(np.int64) + start, excluded
 
 
-def scan_tile(sims, tau, start, excluded):
-    m = sims.shape[0]
-    candidates = np.flatnonzero(~excluded[start : start + m])
-    if candidates.size == 0:
-        return candidates.astype(np.int64) + start, excluded
-    among = sims[np.ix_(candidates, candidates + start)] >= tau
-    blocked = np.zeros(candidates.size, dtype=bool)
-    taken = []
-    for k in range(candidates.size):
-        if not blocked[k]:
-            taken.append(k)
-            blocked |= among[k]
-    chosen = candidates[taken]
-    for row in chosen:  # row by row: no (chosen x n) copy of the tile
-        excluded |= sims[row] >= tau
-    return chosen.astype(np.int64) + start, excluded
+backend = NumpyBackend()

@@ -4,50 +4,93 @@ ADA picks representative tokens at every layer by a threshold on the
 absolute-cosine Gram matrix (``O(T**2 d)``); the cascade inherits the set of
 the layer before and repairs it (``O(T r d)``). The algorithm is written
 once against the Python array API: NumPy, CuPy, PyTorch or JAX arrays in,
-results out, in the same namespace. The rules live in ``SPEC.md``; each
-section has one module here:
+results out, in the same namespace.
 
-=========  ===========================================
-SPEC §2    :mod:`cascade_core.gram`
-SPEC §3    :mod:`cascade_core.ada`
-SPEC §4    :mod:`cascade_core.assignment`
-SPEC §5    :mod:`cascade_core.cascade`
-SPEC §6    :mod:`cascade_core.accounting`
-SPEC §7    :mod:`cascade_core.metrics`
-SPEC §1    :mod:`cascade_core.runner`
-SPEC §9    :mod:`cascade_core.errors`, :mod:`cascade_core.gram`
-=========  ===========================================
+"SPEC §n" in this package is section n of the specification, restated in the
+documentation (``docs/spec.rst``). Each rule lives in one private module;
+everything public is re-exported here once:
+
+=========  ==============================================================
+SPEC §1    :func:`run` (layouts: ``_layout``), :func:`load`
+SPEC §2    :func:`normalize` (``_gram``)
+SPEC §3    :func:`ada` (``_ada``)
+SPEC §4    :func:`assign` (``_assignment``)
+SPEC §5    :func:`cascade`, :class:`RecomputePolicy` (``_cascade``)
+SPEC §6    :func:`ada_ops`, :func:`cascade_ops` ... (``_accounting``)
+SPEC §7    :class:`LayerRecord`, :class:`RunTotals`, :func:`jaccard` (``_metrics``)
+SPEC §8    :func:`full_attention`, :func:`rr_attention`, :func:`tr_attention` (``_attention``)
+SPEC §9    :class:`CascadeInputError` (``_errors``), dtypes (``_dtypes``)
+=========  ==============================================================
+
+Subpackages: :mod:`cascade_core.backends` (the backend registry),
+:mod:`cascade_core.report` (documents, tables, plots),
+:mod:`cascade_core.synthetic` (seeded test data), :mod:`cascade_core.cli`.
 """
 
 from __future__ import annotations
 
-import cascade_core_backends as _backends
-
-from .ada import Selection, ada
-from .assignment import assign
-from .cascade import CascadeStep, cascade
-from .errors import CascadeInputError
-from .metrics import LayerRecord, RunTotals, jaccard
-from .runner import RunResult, run
-
-__version__ = "0.1.0"
+from . import backends
+from ._accounting import ada_ops, assign_ops, cascade_ops, gram_savings
+from ._ada import Selection, ada
+from ._analysis import Analysis, AttentionOptions, FileReport, analyze_file, sweep
+from ._assignment import assign
+from ._attention import (
+    AttentionQuality,
+    attention_heads,
+    attention_quality,
+    full_attention,
+    rr_attention,
+    tr_attention,
+)
+from ._cascade import CascadeStep, RecomputePolicy, cascade
+from ._errors import CascadeInputError
+from ._export import export_hf
+from ._gram import normalize
+from ._io import Activations, describe, load, sample_path, write_atomic
+from ._metrics import LayerRecord, RunTotals, jaccard
+from ._quality import AttentionRecord, attention_layers
+from ._runner import RunResult, run
+from ._stack import LayerStack
+from ._version import __version__
 
 __all__ = [
+    "Activations",
+    "Analysis",
+    "AttentionOptions",
+    "AttentionQuality",
+    "AttentionRecord",
     "CascadeInputError",
     "CascadeStep",
+    "FileReport",
     "LayerRecord",
+    "LayerStack",
+    "RecomputePolicy",
     "RunResult",
     "RunTotals",
     "Selection",
+    "__version__",
     "ada",
+    "ada_ops",
+    "analyze_file",
     "assign",
+    "assign_ops",
+    "attention_heads",
+    "attention_layers",
+    "attention_quality",
     "backends",
     "cascade",
+    "cascade_ops",
+    "describe",
+    "export_hf",
+    "full_attention",
+    "gram_savings",
     "jaccard",
+    "load",
+    "normalize",
+    "rr_attention",
     "run",
+    "sample_path",
+    "sweep",
+    "tr_attention",
+    "write_atomic",
 ]
-
-
-def backends() -> list[str]:
-    """Names of the backends usable on this machine (besides ``"auto"``)."""
-    return _backends.available()

@@ -1,44 +1,84 @@
 """The command line: ``cascade-core analyze | sweep | info | export-hf``.
 
-User errors (bad input, bad options, missing files) print one line to
-stderr and exit with status 2; no traceback. Reports reach disk only through
-:func:`cascade_core.io.write_atomic`: a temporary file renamed into place,
-never over an existing file without ``--force``.
+It parses options, calls the library (:func:`cascade_core.analyze_file`,
+:func:`cascade_core.sweep`, :func:`cascade_core.describe`,
+:func:`cascade_core.export_hf`) and prints what :mod:`cascade_core.report`
+renders. User errors (bad input, bad options, missing files or libraries)
+print one line to stderr and exit with status 2; no traceback. Reports reach
+disk only through :func:`cascade_core.write_atomic`: a temporary file renamed
+into place, never over an existing file without ``--force``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
-import json
+import re
 import sys
 from pathlib import Path
 
-from cascade_core_backends import BackendUnavailable
-
-from . import __version__
-from .errors import CascadeInputError
-from .io import Activations, describe, load, sample_path, write_atomic
-from .quality import attention_layers
+from ._analysis import Analysis, AttentionOptions, analyze_file, sweep
+from ._errors import CascadeInputError
+from ._io import describe, sample_path
+from ._params import check_tau
+from ._version import __version__
 from .report import (
-    PAPER,
-    FileReport,
+    REPORT_FILES,
+    SWEEP_FILES,
+    aggregate_text,
+    check_outputs,
     document,
-    format_attention,
-    format_table,
-    format_totals,
-    layers_csv,
-    markdown,
-    sha256_of,
+    file_text,
+    report_files,
+    sweep_files,
+    sweep_text,
     to_json,
+    write_outputs,
 )
-from .runner import run
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "parse_taus"]
 
-#: What ``analyze --out DIR`` writes besides the plots.
-REPORT_FILES = ("report.json", "layers.csv", "report.md")
-SWEEP_FILES = ("sweep.json", "sweep.csv", "tradeoff.png")
+SPEC_NOTE = "SPEC §n is section n of the specification (docs/spec.rst in the documentation)."
+
+#: The flag of each library parameter, for messages (the library names parameters, the command line flags).
+FLAGS = {
+    "tau": "--tau",
+    "key": "--key",
+    "layout": "--layout",
+    "lengths": "--lengths",
+    "mask": "--mask",
+    "layers": "--layers",
+    "tile": "--tile",
+    "backend": "--backend",
+    "recompute_ratio": "--recompute-ratio",
+    "recompute_every": "--recompute-every",
+    "select_on": "--select-on",
+    "qkv_keys": "--qkv-keys",
+    "force": "--force",
+    "dtype": "--dtype",
+    "max_tokens": "--max-tokens",
+    "texts": "--text",
+    "qkv": "--qkv",
+}
+_NAMED = re.compile(r"(?<![\w-])(" + "|".join(FLAGS) + r")(=True\b|=)")
+
+
+def flag_message(err: CascadeInputError) -> str:
+    """The library's message with its parameters named by their flags.
+
+    ``tau must be ...`` -> ``--tau must be ...``, ``key=NAME`` -> ``--key NAME``,
+    ``force=True`` -> ``--force``.
+    """
+
+    def swap(match: re.Match) -> str:
+        flag = FLAGS[match.group(1)]
+        return flag if match.group(2) == "=True" else flag + " "  # force=True -> --force, key=NAME -> --key NAME
+
+    reason = err.reason
+    if err.param in FLAGS and re.match(re.escape(err.param) + r"\b", reason):
+        reason = FLAGS[err.param] + reason[len(err.param) :]
+    return err.message_for(_NAMED.sub(swap, reason))
 
 
 class _UsageError(Exception):
@@ -55,7 +95,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``cascade-core`` (the command-line reference is generated from it)."""
     parser = _Parser(
-        prog="cascade-core", description="Cascade Token Selection: ADA and the cascade on saved activations."
+        prog="cascade-core",
+        description="Cascade Token Selection: ADA and the cascade on saved activations.",
+        epilog=SPEC_NOTE,
     )
     parser.add_argument("--version", action="version", version=f"cascade-core {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -67,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and print a per-layer table and the run totals beside the paper's ranges. With several files "
         "(or globs), results are aggregated across them. With no FILE, runs on the bundled sample "
         "(all-MiniLM-L6-v2 hidden states).",
+        epilog=SPEC_NOTE,
     )
     analyze.add_argument(
         "files",
@@ -84,24 +127,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_attention_options(attention)
     _add_output_options(analyze, "report.json, layers.csv, report.md and PNG plots")
 
-    sweep = commands.add_parser(
+    sweep_parser = commands.add_parser(
         "sweep",
         help="savings, Jaccard, agreement (and attention error) across a range of tau",
         description="Run analyze at every tau of a range over the same files; print a table and, with --out, "
         "write sweep.json, sweep.csv and the trade-off plot tradeoff.png.",
+        epilog=SPEC_NOTE,
     )
-    sweep.add_argument("files", nargs="*", metavar="FILE", help="activations (default: the bundled sample)")
-    sweep.add_argument(
+    sweep_parser.add_argument("files", nargs="*", metavar="FILE", help="activations (default: the bundled sample)")
+    sweep_parser.add_argument(
         "--tau",
         default="0.5:0.95:0.05",
         metavar="START:STOP:STEP",
         help="thresholds: START:STOP:STEP (STOP included) or a comma list (default 0.5:0.95:0.05)",
     )
-    _add_run_options(sweep)
-    attention = sweep.add_argument_group("compressed attention (SPEC §8)")
+    _add_run_options(sweep_parser)
+    attention = sweep_parser.add_argument_group("compressed attention (SPEC §8)")
     attention.add_argument("--attention", action="store_true", help="also score rr and tr attention error")
     _add_attention_options(attention)
-    _add_output_options(sweep, "sweep.json, sweep.csv and tradeoff.png")
+    _add_output_options(sweep_parser, "sweep.json, sweep.csv and tradeoff.png")
 
     info = commands.add_parser(
         "info",
@@ -138,6 +182,11 @@ def _add_selection_options(parser) -> None:
 def _add_run_options(parser) -> None:
     parser.add_argument("--center", action="store_true", help="subtract the mean token before normalising")
     _add_selection_options(parser)
+    parser.add_argument(
+        "--layers",
+        metavar="RANGE",
+        help="run only these layers: '1:' (skip the embedding layer of hidden states), ':-1', '0:12:2', '0,3,5'",
+    )
     parser.add_argument(
         "--reference",
         action=argparse.BooleanOptionalAction,
@@ -177,34 +226,33 @@ def _add_output_options(parser, what: str) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-# ---- shared steps ---------------------------------------------------------
+# ---- from options to library calls ------------------------------------------
 
 
-class _Progress:
-    """A one-line progress bar on stderr; silent when stderr is not a terminal or with --quiet."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.enabled = not quiet and sys.stderr.isatty()
-        self.prefix = ""
-        self.total = 0
-
-    def start(self, prefix: str, total: int) -> None:
-        self.prefix, self.total = prefix, total
-        self.layer(-1)
-
-    def layer(self, index: int) -> None:
-        if self.enabled:
-            done = index + 1
-            width = 24
-            filled = width * done // max(self.total, 1)
-            bar = "#" * filled + "." * (width - filled)
-            sys.stderr.write(f"\r{self.prefix} [{bar}] layer {done}/{self.total}")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+def _analysis(args, tau: float) -> Analysis:
+    attention = None
+    if args.attention:
+        attention = AttentionOptions(
+            select_on=args.select_on,
+            causal=args.causal,
+            proportional=args.proportional,
+            qkv_keys=tuple(name.strip() for name in args.qkv_keys.split(",")),
+        )
+    return Analysis(
+        tau=tau,
+        key=args.key,
+        layout=args.layout,
+        lengths=args.lengths,
+        mask=args.mask,
+        layers=args.layers,
+        center=args.center,
+        reference=args.reference,
+        recompute_ratio=args.recompute_ratio,
+        recompute_every=args.recompute_every,
+        backend=args.backend,
+        tile=args.tile,
+        attention=attention,
+    )
 
 
 def _expand(patterns: list[str]) -> list[Path]:
@@ -223,200 +271,64 @@ def _expand(patterns: list[str]) -> list[Path]:
     return paths
 
 
-def _qkv_keys(text: str) -> list[str]:
-    keys = [name.strip() for name in text.split(",")]
-    if len(keys) != 3 or not all(keys):
-        raise CascadeInputError(f"--qkv-keys needs three names, got {text!r}")
-    return keys
+class _Progress:
+    """Per-file progress bars (tqdm) on stderr; none with --quiet or when stderr is not a terminal."""
 
+    def __init__(self, quiet: bool) -> None:
+        self.disable = True if quiet else None  # tqdm: None disables on a non-terminal
+        self.bar = None
 
-def _check_outputs(args, inputs: list[Path], files: tuple[str, ...]) -> None:
-    """Refuse, before any work, to overwrite reports without --force or to write over an input."""
-    targets = [Path(args.json)] if args.json else []
-    if args.out:
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise CascadeInputError("exists and is not a directory", path=args.out)
-        targets += [out / name for name in files]
-    resolved_inputs = {p.resolve() for p in inputs if p.exists()}
-    for target in targets:
-        if target.exists() and not args.force:
-            raise CascadeInputError("exists; not overwritten (use --force)", path=str(target))
-        if target.resolve() in resolved_inputs:
-            raise CascadeInputError("a report would overwrite an input file", path=str(target))
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if done == 0:
+            from tqdm.auto import tqdm
 
-
-def _input_description(data: Activations) -> dict:
-    return {
-        "path": data.path,
-        "sha256": sha256_of(data.path),
-        "format": data.format,
-        "key": data.key,
-        "layout": data.layers.layout,
-        "shape": list(data.layers.shape),
-        "dtype": str(data.layers.dtype),
-        "metadata": data.metadata,
-    }
-
-
-def _analyze_file(path: Path, args, tau: float, progress: _Progress, label: str) -> tuple[FileReport, Activations]:
-    """Load, select and (with --attention) score attention for one file."""
-    qkv_keys = _qkv_keys(args.qkv_keys)
-    key = args.key
-    if args.attention and args.select_on != "hidden":
-        key = qkv_keys["qk".index(args.select_on)]
-    data = load(path, key=key, layout=args.layout, lengths=args.lengths, mask=args.mask)
-    progress.start(label, len(data.layers))
-    try:
-        result = run(
-            data.layers,
-            tau,
-            center=args.center,
-            reference=args.reference,
-            recompute_ratio=args.recompute_ratio,
-            recompute_every=args.recompute_every,
-            lengths=data.lengths,
-            mask=data.mask,
-            backend=args.backend,
-            tile=args.tile,
-            assign=args.attention,
-            progress=progress.layer,
-        )
-        attention = None
-        if args.attention:
-            q, k, v = (load(path, key=name, lengths=args.lengths, mask=args.mask).layers for name in qkv_keys)
-            records, overall = attention_layers(
-                q,
-                k,
-                v,
-                result,
-                select_on=args.select_on,
-                causal=args.causal,
-                proportional=args.proportional,
-                lengths=data.lengths,
-                mask=data.mask,
-                backend=args.backend,
-                tile=args.tile,
+            self.close()
+            self.bar = tqdm(
+                total=total,
+                desc=label,
+                bar_format="{desc} [{bar:24}] layer {n_fmt}/{total_fmt} {elapsed}<{remaining}",
+                leave=False,
+                mininterval=0,
+                disable=self.disable,
+                file=sys.stderr,
             )
-            attention = {
-                "select_on": args.select_on,
-                "causal": args.causal,
-                "proportional": args.proportional,
-                "records": [rec.as_dict() for rec in records],
-                "overall": overall,
-            }
-    except CascadeInputError as err:
-        raise err.located(path=data.path) from None
-    finally:
-        progress.close()
-    return FileReport(_input_description(data), result, attention), data
+        elif self.bar is not None:
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
-def _params(args, tau: float, backend: str) -> dict:
-    return {
-        "tau": tau,
-        "center": args.center,
-        "reference": args.reference,
-        "recompute_ratio": args.recompute_ratio,
-        "recompute_every": args.recompute_every,
-        "backend": backend,
-        "tile": args.tile,
-    }
-
-
-# ---- analyze --------------------------------------------------------------
+# ---- commands ---------------------------------------------------------------
 
 
 def _analyze(args) -> None:
+    analysis = _analysis(args, check_tau(args.tau))
     paths = _expand(args.files)
-    _check_outputs(args, paths, REPORT_FILES)
+    check_outputs(args.out, args.json, REPORT_FILES, paths, force=args.force)
     progress = _Progress(args.quiet or args.format == "json")
     reports = []
-    for i, path in enumerate(paths):
-        label = f"[{i + 1}/{len(paths)}] {path.name}"
-        report, data = _analyze_file(path, args, args.tau, progress, label)
-        reports.append(report)
-        if args.format == "table":
-            if i:
-                print()
-            _print_file(report, data, args, bundled=not args.files)
-    doc = document(reports, _params(args, args.tau, reports[0].result.params["backend"]))
+    try:
+        for i, path in enumerate(paths):
+            label = f"[{i + 1}/{len(paths)}] {path.name}"
+            reports.append(analyze_file(path, analysis, progress=functools.partial(progress, label)))
+    finally:
+        progress.close()
+    doc = document(reports)
     if args.format == "json":
         print(to_json(doc), end="")
-    elif len(reports) > 1:
-        print()
-        _print_aggregate(doc)
-    _write_outputs(args, to_json(doc), lambda: _report_files(doc))
-
-
-def _print_file(report: FileReport, data: Activations, args, *, bundled: bool) -> None:
-    result = report.result
-    t = result.totals
-    label = "bundled sample: all-MiniLM-L6-v2 hidden states" if bundled else data.path
-    print(f"cascade-core analyze: {label}")
-    print(
-        f"layout {data.layers.layout} {tuple(data.layers.shape)}, "
-        f"{t.layers} layers x {t.slices} slices, tau {args.tau:g}, "
-        f"center {'on' if args.center else 'off'}, backend {result.params['backend']}"
-    )
-    print()
-    print(format_table(result))
-    print()
-    print(format_totals(result))
-    if report.attention is not None:
-        from .quality import AttentionRecord
-
-        print()
-        records = [AttentionRecord(**rec) for rec in report.attention["records"]]
-        print(format_attention(records, report.attention["overall"]))
-
-
-def _print_aggregate(doc: dict) -> None:
-    agg = doc["aggregate"]
-    print(f"across {agg['files']} files       mean     std      min      max")
-    for name, label, scale in (
-        ("savings", "Gram savings (%)", 100),
-        ("mean_jaccard", "mean Jaccard", 1),
-        ("mean_agreement", "agreement with ADA", 1),
-        ("mean_r_over_T", "mean r/T", 1),
-    ):
-        stats = agg[name]
-        if stats is None:
-            print(f"{label:<22}{'-':>8}")
-            continue
-        print(
-            f"{label:<22}{scale * stats['mean']:>8.3f} {scale * stats['std']:>8.3f} "
-            f"{scale * stats['min']:>8.3f} {scale * stats['max']:>8.3f}"
-        )
-    print(f"pooled Gram savings: {100 * agg['pooled_savings']:.1f} %  (paper 22-63 %)")
-
-
-def _report_files(doc: dict) -> dict[str, str | bytes]:
-    """What ``analyze --out DIR`` writes, by file name."""
-    from .plots import report_plots
-
-    images = report_plots(doc)
-    texts = {"report.json": to_json(doc), "layers.csv": layers_csv(doc), "report.md": markdown(doc, list(images))}
-    return {**texts, **images}
-
-
-def _write_outputs(args, json_text: str, directory_files) -> None:
-    """``--json PATH`` and ``--out DIR``; every file is made before the first is written, each atomically."""
-    files = directory_files() if args.out else {}
-    written = []
-    if args.json:
-        write_atomic(args.json, json_text, force=args.force)
-        written.append(args.json)
-    if args.out:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            write_atomic(Path(args.out) / name, data, force=args.force)
-            written.append(str(Path(args.out) / name))
+    else:
+        for i, entry in enumerate(doc["files"]):
+            label = "bundled sample: all-MiniLM-L6-v2 hidden states" if not args.files else None
+            print(("\n" if i else "") + file_text(entry, doc["params"], doc["paper"], label=label))
+        if len(reports) > 1:
+            print()
+            print(aggregate_text(doc))
+    written = write_outputs(args.out, args.json, to_json(doc), lambda: report_files(doc), force=args.force)
     if written and args.format == "table":
         print("\nwrote " + ", ".join(written))
-
-
-# ---- sweep ----------------------------------------------------------------
 
 
 def parse_taus(text: str) -> list[float]:
@@ -432,101 +344,46 @@ def parse_taus(text: str) -> list[float]:
         else:
             values = [float(part) for part in text.split(",")]
     except ValueError:
-        raise CascadeInputError(f"--tau must be START:STOP:STEP or a comma list, got {text!r}") from None
+        raise CascadeInputError(f"tau must be START:STOP:STEP or a comma list, got {text!r}", param="tau") from None
     if not values:
-        raise CascadeInputError(f"--tau {text!r} gives no threshold")
+        raise CascadeInputError(f"tau {text!r} gives no threshold", param="tau")
     return values
 
 
 def _sweep(args) -> None:
-    from .options import check_tau
-
     taus = [check_tau(t) for t in parse_taus(args.tau)]
+    analysis = _analysis(args, taus[0])
     paths = _expand(args.files)
-    _check_outputs(args, paths, SWEEP_FILES)
+    check_outputs(args.out, args.json, SWEEP_FILES, paths, force=args.force)
     progress = _Progress(args.quiet or args.format == "json")
-    rows = []
-    inputs = None
-    backend = None
-    for tau in taus:
-        reports = []
-        for i, path in enumerate(paths):
-            label = f"tau {tau:g} [{i + 1}/{len(paths)}] {path.name}"
-            reports.append(_analyze_file(path, args, tau, progress, label)[0])
-        doc = document(reports, _params(args, tau, reports[0].result.params["backend"]))
-        inputs = inputs or [r.input for r in reports]
-        backend = backend or reports[0].result.params["backend"]
-        agg = doc["aggregate"]
-        row = {
-            "tau": tau,
-            "savings": agg["pooled_savings"],
-            "mean_jaccard": _mean_of(agg["mean_jaccard"]),
-            "mean_agreement": _mean_of(agg["mean_agreement"]),
-            "mean_r_over_T": _mean_of(agg["mean_r_over_T"]),
-            "rr_error": None,
-            "tr_error": None,
-        }
-        if args.attention:
-            overall = [r.attention["overall"]["cascade"] for r in reports]
-            row["rr_error"] = sum(o["rr"][0] for o in overall) / len(overall)
-            row["tr_error"] = sum(o["tr"][0] for o in overall) / len(overall)
-        rows.append(row)
-    sweep = {
-        "schema": "cascade-core/sweep/1",
-        "library": {"name": "cascade-core", "version": __version__},
-        "params": {**_params(args, None, backend), "tau": taus},
-        "paper": {k: list(v) for k, v in PAPER.items()},
-        "files": inputs,
-        "rows": rows,
-    }
+    try:
+        result = sweep(paths, taus, analysis, progress=progress)
+    finally:
+        progress.close()
     if args.format == "json":
-        print(json.dumps(sweep, indent=2))
+        print(to_json(result), end="")
     else:
-        _print_sweep(sweep)
-    text = json.dumps(sweep, indent=2) + "\n"
-    _write_outputs(args, text, lambda: {"sweep.json": text, "sweep.csv": _sweep_csv(rows), **_sweep_images(sweep)})
+        print(sweep_text(result))
+    written = write_outputs(args.out, args.json, to_json(result), lambda: sweep_files(result), force=args.force)
+    if written and args.format == "table":
+        print("\nwrote " + ", ".join(written))
 
 
-def _sweep_images(sweep: dict) -> dict[str, bytes]:
-    from .plots import sweep_plots
+def _export(args) -> None:
+    from ._export import export_hf
 
-    return sweep_plots(sweep)
-
-
-def _mean_of(stats: dict | None):
-    return None if stats is None else stats["mean"]
-
-
-def _fmt(value, digits=3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _print_sweep(sweep: dict) -> None:
-    names = ", ".join(Path(f["path"]).name for f in sweep["files"])
-    print(f"cascade-core sweep: {names}")
-    print(f"{'tau':>6} {'savings':>9} {'Jaccard':>8} {'agree':>7} {'r/T':>7} {'rr err':>8} {'tr err':>8}")
-    for row in sweep["rows"]:
-        print(
-            f"{row['tau']:>6.3g} {100 * row['savings']:>8.1f}% {_fmt(row['mean_jaccard']):>8} "
-            f"{_fmt(row['mean_agreement']):>7} {_fmt(row['mean_r_over_T']):>7} "
-            f"{_fmt(row['rr_error'], 4):>8} {_fmt(row['tr_error'], 4):>8}"
-        )
-    print("paper: savings 22-63 %, mean Jaccard 0.83-0.94")
-
-
-def _sweep_csv(rows: list[dict]) -> str:
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    return buffer.getvalue()
-
-
-# ---- entry point ----------------------------------------------------------
+    shapes = export_hf(
+        args.model_dir,
+        args.text,
+        args.out,
+        qkv=args.qkv,
+        max_tokens=args.max_tokens,
+        dtype=args.dtype,
+        force=args.force,
+    )
+    for name, shape in shapes.items():
+        print(f"{name:<15} {shape}")
+    print(f"wrote {args.out}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -540,24 +397,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "info":
             print(describe(args.file, key=args.key, layout=args.layout))
         elif args.command == "export-hf":
-            from .export import export_hf
-
-            shapes = export_hf(
-                args.model_dir,
-                args.text,
-                args.out,
-                qkv=args.qkv,
-                max_tokens=args.max_tokens,
-                dtype=args.dtype,
-                force=args.force,
-            )
-            for name, shape in shapes.items():
-                print(f"{name:<15} {shape}")
-            print(f"wrote {args.out}")
+            _export(args)
     except _UsageError as err:
         print(f"cascade-core: error: {err}", file=sys.stderr)
         return 2
-    except (CascadeInputError, BackendUnavailable) as err:
+    except CascadeInputError as err:
+        print(f"cascade-core: error: {flag_message(err)}", file=sys.stderr)
+        return 2
+    except ImportError as err:  # a backend or an optional library that is not installed
         print(f"cascade-core: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:

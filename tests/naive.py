@@ -12,9 +12,9 @@ import numpy as np
 MARGIN = 1e-5
 
 
-def similarity(x, center: bool = False) -> np.ndarray:
-    """|cos| of every pair of rows, float64; zero rows have similarity 0 (SPEC §2)."""
-    x = np.asarray(x, dtype=np.float64)
+def similarity(x, center: bool = False, dtype=np.float64) -> np.ndarray:
+    """|cos| of every pair of rows (float64 unless told), zero rows have similarity 0 (SPEC §2)."""
+    x = np.asarray(x, dtype=dtype)
     if center:
         x = x - x.mean(axis=0)
     norms = np.sqrt((x * x).sum(axis=1))
@@ -55,9 +55,9 @@ def greedy(s: np.ndarray, tau: float, order: list[int]) -> list[int]:
     return kept
 
 
-def ada(x, tau: float, center: bool = False) -> list[int]:
-    """SPEC §3 on the full float64 Gram matrix."""
-    s = similarity(x, center)
+def ada(x, tau: float, center: bool = False, dtype=np.float64) -> list[int]:
+    """SPEC §3 on the full Gram matrix (float64 unless told): the naive method the benchmarks time."""
+    s = similarity(x, center, dtype)
     return greedy(s, tau, list(range(s.shape[0])))
 
 

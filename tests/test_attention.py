@@ -5,13 +5,13 @@ import pytest
 
 import cascade_core as cc
 import naive
-from cascade_core.attention import (
+from cascade_core import (
     attention_heads,
-    compare,
     full_attention,
     rr_attention,
     tr_attention,
 )
+from cascade_core import attention_quality as compare
 
 
 def qkv(n=40, d=8, seed=0):

@@ -13,7 +13,7 @@ import pytest
 import cascade_core as cc
 import naive
 from cascade_core import synthetic
-from cascade_core_backends import BackendUnavailable, get
+from cascade_core.backends import BackendUnavailable, get
 
 TAU = 0.5
 
@@ -132,9 +132,10 @@ def test_missing_backend_says_what_to_install(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_cupy)
     import sys
 
-    monkeypatch.delitem(sys.modules, "cascade_core_backends.cupy", raising=False)
-    with pytest.raises(BackendUnavailable, match=r"install CuPy: pip install 'cascade-core\[cuda\]'"):
+    monkeypatch.delitem(sys.modules, "cascade_core.backends.cupy", raising=False)
+    with pytest.raises(BackendUnavailable, match=r"install CuPy: pip install 'cascade-core\[cuda\]'") as info:
         get("cupy")
+    assert isinstance(info.value, ImportError)
 
 
 def test_cpu_backends_refuse_gpu_arrays():
@@ -142,14 +143,15 @@ def test_cpu_backends_refuse_gpu_arrays():
         def __dlpack_device__(self):
             return (2, 0)
 
-    from cascade_core_backends import resolve
+    from cascade_core.backends import resolve
 
-    with pytest.raises(BackendUnavailable, match="runs on the CPU but the input lives on a GPU"):
+    with pytest.raises(cc.CascadeInputError, match="runs on the CPU but the input lives on a GPU") as info:
         resolve("numba", OnGpu())
+    assert info.value.param == "backend"
 
 
 def test_auto_picks_by_where_the_input_lives():
-    from cascade_core_backends import resolve
+    from cascade_core.backends import resolve
 
     assert resolve("auto", np.zeros((2, 2))).name == "numba"
     xps = pytest.importorskip("array_api_strict")

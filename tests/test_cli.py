@@ -10,8 +10,8 @@ import pytest
 
 import cascade_core as cc
 import naive
+from cascade_core import load, sample_path
 from cascade_core.cli import main
-from cascade_core.io import load, sample_path
 
 GOLDEN = Path(__file__).parent / "golden" / "analyze_sample.txt"
 TIME_LINE = re.compile(r"^selection time.*$", re.MULTILINE)

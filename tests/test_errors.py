@@ -119,9 +119,7 @@ def test_bad_options():
 
 
 def test_unknown_backend():
-    from cascade_core_backends import BackendUnavailable
-
-    with pytest.raises(BackendUnavailable, match="unknown backend 'fast'"):
+    with pytest.raises(CascadeInputError, match="unknown backend 'fast'"):
         cc.run(good(), 0.5, backend="fast")
 
 

@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
+from cascade_core import load
 from cascade_core.cli import main
-from cascade_core.io import load
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

@@ -8,10 +8,8 @@ import numpy as np
 import pytest
 
 import cascade_core as cc
-from cascade_core import synthetic
+from cascade_core import CascadeInputError, describe, load, synthetic
 from cascade_core.cli import main
-from cascade_core.errors import CascadeInputError
-from cascade_core.io import describe, load
 
 TAU = 0.5
 L, B, T, D = 3, 2, 40, 16
@@ -92,7 +90,7 @@ def test_bfloat16_safetensors_without_pytorch(tmp_path):
     script = (
         "import sys; sys.modules['torch'] = None\n"  # any import of torch now fails
         "import numpy as np\n"
-        "from cascade_core.io import load\n"
+        "from cascade_core import load\n"
         f"data = load({str(path)!r})\n"
         "print(data.layers.dtype, np.stack(list(data.layers)).astype(np.float64).tolist())\n"
     )
@@ -195,7 +193,7 @@ def test_several_patterns_need_a_key(tmp_path, acts):
 def test_info_reads_no_activation_data(tmp_path, acts, monkeypatch, capsys):
     x, lengths = acts
     path = write("safetensors", tmp_path / "a.safetensors", {"hidden_states": x, "lengths": lengths}, {"model": "m"})
-    from cascade_core import readers
+    from cascade_core import _readers as readers
 
     real = readers.TensorRef.read
 

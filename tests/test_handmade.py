@@ -106,7 +106,7 @@ def test_recompute_policy():
 
 
 def test_assign_ops_formula():
-    from cascade_core.accounting import assign_ops, cascade_ops
+    from cascade_core import assign_ops, cascade_ops
 
     assert assign_ops(6, 3) == 9
     assert cascade_ops(6, 3, 2, 1) == 18

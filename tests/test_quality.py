@@ -5,10 +5,9 @@ import pytest
 
 import cascade_core as cc
 import naive
-from cascade_core import synthetic
-from cascade_core.attention import full_attention, rr_attention
+from cascade_core import attention_layers, full_attention, rr_attention, synthetic
+from cascade_core._quality import spans_of
 from cascade_core.cli import main
-from cascade_core.quality import attention_layers, spans_of
 
 L, B, H, H_KV, T, DH = 3, 2, 4, 2, 24, 8
 

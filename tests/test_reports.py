@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cascade_core import synthetic
+from cascade_core import CascadeInputError, synthetic
 from cascade_core.cli import main, parse_taus
-from cascade_core.errors import CascadeInputError
 
 jsonschema = pytest.importorskip("jsonschema")
 pytest.importorskip("matplotlib")
@@ -111,14 +110,14 @@ def test_interrupt_during_the_run_writes_nothing(tmp_path, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module, "run", interrupted)
+    monkeypatch.setattr(cli_module, "analyze_file", interrupted)
     _, err = cli(capsys, "analyze", "--out", str(tmp_path / "r"), "--json", str(tmp_path / "r.json"), status=130)
     assert "interrupted" in err
     assert list(tmp_path.iterdir()) == []
 
 
 def test_interrupt_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
-    from cascade_core import io as cio
+    from cascade_core import _io as cio
 
     def interrupted(fd):
         raise KeyboardInterrupt
@@ -185,7 +184,7 @@ def test_progress_only_on_a_terminal(capsys, monkeypatch):
 
 def test_sweep_table_files_and_plot(tmp_path, capsys):
     out, _ = cli(capsys, "sweep", "--tau", "0.6:0.8:0.1", "--out", str(tmp_path / "s"))
-    assert re.search(r"^\s+0\.6\s+[\d.]+%", out, re.MULTILINE) and "paper: savings 22-63 %" in out
+    assert re.search(r"^\s*0\.6\s+[\d.]+%", out, re.MULTILINE) and "paper: savings 22-63 %" in out
     sweep = json.loads((tmp_path / "s" / "sweep.json").read_text())
     jsonschema.validate(sweep, schema("sweep.schema.json"))
     assert [row["tau"] for row in sweep["rows"]] == [0.6, 0.7, 0.8]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from cascade_core.attention import full_attention, rr_attention, tr_attention
+from .common import BACKENDS, XPBenchmark, core
 
-from .common import BACKENDS, XPBenchmark
+full_attention, rr_attention, tr_attention = (
+    getattr(core("attention"), name) for name in ("full_attention", "rr_attention", "tr_attention")
+)
 
 
 class Attention(XPBenchmark):

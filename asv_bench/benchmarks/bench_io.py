@@ -7,9 +7,9 @@ import tempfile
 
 import numpy as np
 
-from cascade_core.io import load
+from .common import core, layers
 
-from .common import layers
+load = core("io").load
 
 FORMATS = ["npy", "npz", "safetensors"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import cascade_core as cc
 
-from .common import BACKENDS, TAU, TOKENS, XPBenchmark, layers
+from .common import BACKENDS, TAU, TOKENS, XPBenchmark, core, layers
 
 
 class Run(XPBenchmark):
@@ -28,7 +28,7 @@ class Quality:
     param_names = ["data"]
 
     def setup_cache(self):
-        from cascade_core.io import load, sample_path
+        load, sample_path = core("io").load, core("io").sample_path
 
         out = {}
         synthetic = cc.run(layers(8, 2048, 768), TAU, backend="numpy")

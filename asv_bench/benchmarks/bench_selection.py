@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from array_api_compat import array_namespace, device
 
-from cascade_core.ada import ada_normalized
-from cascade_core.cascade import cascade_normalized
-from cascade_core.gram import normalize, similarity_tile, tile_rows, tile_starts
+from .common import BACKENDS, FEATURES, TAU, TOKENS, XPBenchmark, core, layers, on_backend
 
-from .common import BACKENDS, FEATURES, TAU, TOKENS, XPBenchmark, layers, on_backend
+gram = core("gram")
+ada_normalized = core("ada").ada_normalized
+cascade_normalized = core("cascade").cascade_normalized
+normalize, similarity_tile, tile_rows, tile_starts = (
+    gram.normalize,
+    gram.similarity_tile,
+    gram.tile_rows,
+    gram.tile_starts,
+)
 
 
 class Selection(XPBenchmark):

@@ -8,6 +8,8 @@ with the library. Editing a benchmark's source resets its history in asv.
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
 BACKENDS = ["numpy", "numba", "cupy"]
@@ -33,13 +35,27 @@ def layers(n_layers: int, n_tokens: int, n_features: int, *, rep_ratio: float = 
     return np.stack(out)
 
 
-def backend_or_skip(name: str):
-    """The backend module, or NotImplementedError (asv's skip) when it cannot run here."""
-    from cascade_core_backends import BackendUnavailable, get
+def core(name: str):
+    """The library's module `name` (``gram``, ``ada`` ...), private today, public in older commits.
 
+    asv runs today's benchmarks on older commits, so the suite finds what it
+    needs under either name.
+    """
+    try:
+        return importlib.import_module(f"cascade_core._{name}")
+    except ImportError:
+        return importlib.import_module(f"cascade_core.{name}")
+
+
+def backend_or_skip(name: str):
+    """The backend, or NotImplementedError (asv's skip) when it cannot run here."""
+    try:
+        from cascade_core.backends import get
+    except ImportError:  # before the backends became cascade_core.backends
+        from cascade_core_backends import get
     try:
         backend = get(name)
-    except BackendUnavailable:
+    except ImportError:
         raise NotImplementedError(f"backend {name} is not installed") from None
     if name == "cupy":
         import cupy

@@ -2,15 +2,21 @@
 
 Nothing here forms a ``T x T`` matrix when ``T`` exceeds the tile size: the
 Gram matrix is produced in row tiles of ``tile x n`` and consumed tile by tile.
+The products themselves are the backend's (:meth:`Backend.similarity`), so a
+backend decides how they run and a timing wrapper can measure them.
 """
 
 from __future__ import annotations
 
+from . import backends
+from ._dtypes import FLOAT_NAMES
+from ._errors import CascadeInputError
 from ._xp import Array, array_namespace, device
-from .errors import CascadeInputError
 
 __all__ = [
     "TILE_ENTRIES",
+    "check_floating",
+    "check_extent",
     "compute_dtype",
     "normalize",
     "tile_rows",
@@ -24,6 +30,8 @@ __all__ = [
 #: ``TILE_ENTRIES // m`` rows (at least 64, at most 4096).
 TILE_ENTRIES = 1 << 22
 
+_DEFAULT = backends.BaseBackend()
+
 
 def compute_dtype(xp, dtype):
     """The floating dtype similarities are computed in (SPEC §9).
@@ -36,12 +44,18 @@ def compute_dtype(xp, dtype):
     return xp.float32
 
 
-def check_dtype(xp, dtype) -> None:
+def check_floating(xp, dtype) -> None:
     """Refuse integer, boolean and complex activations (SPEC §9)."""
     if not xp.isdtype(dtype, "real floating"):
-        raise CascadeInputError(
-            f"activations must be floating point (float16, bfloat16, float32, float64), got {dtype}"
-        )
+        raise CascadeInputError(f"activations must be floating point ({', '.join(FLOAT_NAMES)}), got {dtype}")
+
+
+def check_extent(n_tokens: int, n_features: int) -> None:
+    """Refuse ``T = 0`` and ``d = 0`` (SPEC §9)."""
+    if n_tokens == 0:
+        raise CascadeInputError("no tokens (T = 0)")
+    if n_features == 0:
+        raise CascadeInputError("no features (d = 0)")
 
 
 def normalize(x: Array, *, center: bool = False) -> Array:
@@ -49,16 +63,16 @@ def normalize(x: Array, *, center: bool = False) -> Array:
 
     Parameters
     ----------
-    x
-        Activations of one slice, shape ``(T, d)``, valid tokens only.
-    center
+    x : array of shape (T, d)
+        Activations of one slice, valid tokens only, any array-API namespace.
+    center : bool
         Subtract the mean token before normalising.
 
     Returns
     -------
-    Array
-        ``(T, d)`` in the compute dtype of SPEC §9. A token of zero norm
-        becomes a zero row, so its similarity to every token is 0.
+    array of shape (T, d)
+        In the compute dtype of SPEC §9. A token of zero norm becomes a zero
+        row, so its similarity to every token is 0.
 
     Raises
     ------
@@ -67,14 +81,10 @@ def normalize(x: Array, *, center: bool = False) -> Array:
         (the message names the first token affected).
     """
     xp = array_namespace(x)
-    check_dtype(xp, x.dtype)
+    check_floating(xp, x.dtype)
     if x.ndim != 2:
         raise CascadeInputError(f"expected a (T, d) matrix, got shape {tuple(x.shape)}")
-    n_tokens, n_features = x.shape
-    if n_tokens == 0:
-        raise CascadeInputError("no tokens (T = 0)")
-    if n_features == 0:
-        raise CascadeInputError("no features (d = 0)")
+    check_extent(*x.shape)
     x = xp.astype(x, compute_dtype(xp, x.dtype), copy=True)  # our own buffer: updated in place below
     finite = xp.all(xp.isfinite(x), axis=1)
     if not bool(xp.all(finite)):
@@ -104,7 +114,7 @@ def tile_starts(n: int, tile: int) -> range:
     return range(0, n, tile)
 
 
-def similarity_tile(rows: Array, cols_t: Array, start: int, tile: int) -> Array:
+def similarity_tile(rows: Array, cols_t: Array, start: int, tile: int, *, backend=None) -> Array:
     """``|rows[start : start + tile] @ cols_t|``: one row tile of the similarity matrix.
 
     `rows` is a normalised ``(n, d)`` matrix, `cols_t` the transpose of a
@@ -112,11 +122,10 @@ def similarity_tile(rows: Array, cols_t: Array, start: int, tile: int) -> Array:
     release each tile before computing the next, so at most one tile (and the
     product it is made from) is alive at a time.
     """
-    xp = array_namespace(rows, cols_t)
-    return xp.abs(rows[start : min(start + tile, rows.shape[0]), :] @ cols_t)
+    return (backend or _DEFAULT).similarity(rows[start : min(start + tile, rows.shape[0]), :], cols_t)
 
 
-def max_similarity(xh: Array, rows: Array, cols: Array, tile: int | None) -> Array:
+def max_similarity(xh: Array, rows: Array, cols: Array, tile: int | None, *, backend=None) -> Array:
     """Largest similarity of each token of `rows` to any token of `cols` (0 if `cols` is empty).
 
     `rows` and `cols` index the normalised tokens `xh`; the rows are gathered
@@ -128,8 +137,9 @@ def max_similarity(xh: Array, rows: Array, cols: Array, tile: int | None) -> Arr
         return xp.zeros((n,), dtype=xh.dtype, device=device(xh))
     cols_t = xp.matrix_transpose(xp.take(xh, cols, axis=0))
     step = tile_rows(tile, cols.shape[0])
+    similarity = (backend or _DEFAULT).similarity
     parts = []
     for start in tile_starts(n, step):
         block = xp.take(xh, rows[start : min(start + step, n)], axis=0)
-        parts.append(xp.max(xp.abs(block @ cols_t), axis=1))
+        parts.append(xp.max(similarity(block, cols_t), axis=1))
     return xp.concat(parts)

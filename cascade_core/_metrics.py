@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from ._accounting import gram_savings
 from ._xp import Array, array_namespace, isin_sorted
-from .accounting import gram_savings
 
 __all__ = ["jaccard", "LayerRecord", "RunTotals", "summarize"]
 
@@ -25,24 +25,26 @@ class LayerRecord:
 
     Attributes
     ----------
-    layer, slice
-        Layer index and slice (batch, head) indices; ``()`` for one sequence.
-    method
-        ``"ada"`` (first layer, or ``recompute_every``), ``"cascade"``, or
+    layer : int
+        Layer index in the input.
+    slice : tuple of int
+        Slice (batch, head) indices; ``()`` for one sequence.
+    method : str
+        ``"ada" (first layer, or ``recompute_every``), ``"cascade"``, or
         ``"recompute"`` (cascade tried, then sent back to ADA by
         ``recompute_ratio``).
-    T, r
+    T, r : int
         Valid tokens and representatives.
-    removed, added, uncovered
+    removed, added, uncovered : int
         ``|D|``, ``|A|`` and ``u`` of the cascade step (0 on ADA layers).
-    ops, ops_ada
+    ops, ops_ada : int
         Inner products spent (SPEC §6) and what ADA would spend (``T**2``).
         A ``"recompute"`` layer spends the abandoned cascade step plus ``T**2``.
-    seconds
+    seconds : float
         Wall time of the selection step.
-    jaccard_prev
-        ``J(R_{l-1}, R_l)``; None on the first layer.
-    r_ada, agreement, jaccard_prev_ada, seconds_ada
+    jaccard_prev : float or None
+        ``J(R_{l-1}, R_l)``; None on the first layer of the run.
+    r_ada, agreement, jaccard_prev_ada, seconds_ada : int, float, float, float or None
         From the per-layer ADA reference run (None without it): its set
         size, ``J(R_l, R_l^ADA)``, its own consecutive Jaccard, its time.
     """
@@ -76,22 +78,23 @@ class RunTotals:
 
     Attributes
     ----------
-    layers, slices
+    layers, slices : int
         Counts.
-    ops, ops_ada
+    ops, ops_ada : int
         Summed inner products of the run and of ADA on every layer.
-    savings
+    savings : float
         Gram savings ``1 - ops / ops_ada``.
-    mean_jaccard
-        Mean consecutive Jaccard over layers ``1 .. L-1`` (None if L = 1).
-    mean_r_over_T
+    mean_jaccard : float or None
+        Mean consecutive Jaccard over every layer after the run's first
+        (None with one layer).
+    mean_r_over_T : float
         Mean ``r / T`` over every layer.
-    mean_agreement
-        Mean agreement with ADA over layers ``1 .. L-1`` (layer 0 is ADA
-        itself); None without the reference run or if L = 1.
-    mean_jaccard_ada
+    mean_agreement : float or None
+        Mean agreement with ADA over every layer after the run's first (which
+        is ADA itself); None without the reference run or with one layer.
+    mean_jaccard_ada : float or None
         Mean consecutive Jaccard of the ADA reference sets.
-    seconds, seconds_ada
+    seconds, seconds_ada : float, float or None
         Summed selection wall time of the run and of the reference run.
     """
 
@@ -119,7 +122,7 @@ def summarize(records: list[LayerRecord]) -> RunTotals:
     """Totals of a run from its per-layer records."""
     ops = sum(rec.ops for rec in records)
     ops_ada = sum(rec.ops_ada for rec in records)
-    later = [rec for rec in records if rec.layer > 0]
+    later = [rec for rec in records if rec.jaccard_prev is not None]  # every layer after the run's first
     has_ref = bool(records) and all(rec.r_ada is not None for rec in records)
     return RunTotals(
         layers=len({rec.layer for rec in records}),

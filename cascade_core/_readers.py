@@ -22,12 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CascadeInputError
+from ._dtypes import widen_bfloat16_bits
+from ._errors import CascadeInputError
 
-__all__ = ["TensorRef", "list_tensors", "FLOAT_DTYPES"]
-
-#: Floating dtypes the library reads (SPEC §9 refuses the rest).
-FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+__all__ = ["TensorRef", "list_tensors", "detect"]
 
 _SAFETENSORS_DTYPES = {
     "F16": ("float16", "<f2"),
@@ -41,11 +39,6 @@ _SAFETENSORS_DTYPES = {
     "I64": ("int64", "<i8"),
     "BOOL": ("bool", "|b1"),
 }
-
-
-def widen_bfloat16(raw: np.ndarray) -> np.ndarray:
-    """bfloat16 stored as uint16 -> float32 (exact)."""
-    return (raw.astype(np.uint32) << 16).view(np.float32)
 
 
 @dataclass
@@ -84,7 +77,7 @@ class TensorRef:
         except (OSError, ValueError, EOFError, KeyError, RuntimeError) as err:
             raise CascadeInputError(f"cannot read tensor {self.name!r}: {err}", path=self.path) from None
         if self.dtype == "bfloat16" and out.dtype == np.uint16:
-            out = widen_bfloat16(out)
+            out = widen_bfloat16_bits(out)
         return out
 
     def _read_raw(self, axis, index) -> np.ndarray:
@@ -313,7 +306,7 @@ def _hdf5(path: Path):
     try:
         import h5py
     except ImportError:
-        raise CascadeInputError("reading HDF5 needs h5py: pip install 'cascade-core[hdf5]'", path=str(path)) from None
+        raise ImportError(f"{path}: reading HDF5 needs h5py: pip install 'cascade-core[hdf5]'") from None
     tensors = []
     metadata = {}
     try:
@@ -360,7 +353,7 @@ def _torch(path: Path):
     try:
         import torch
     except ImportError:
-        raise CascadeInputError("reading .pt/.pth needs PyTorch: pip install torch", path=str(path)) from None
+        raise ImportError(f"{path}: reading .pt/.pth needs PyTorch: pip install 'cascade-core[torch]'") from None
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except Exception as err:  # torch raises many kinds: unpickling refused, corrupt archive, ...
@@ -397,9 +390,11 @@ def _flatten(mapping: dict, prefix: str = ""):
 
 def _torch_reader(tensor):
     def read(axis, index):
+        import torch
+
         part = tensor if axis is None else tensor.select(axis, index)
-        if str(part.dtype) == "torch.bfloat16":
-            part = part.float()
+        if part.dtype == torch.bfloat16:  # raw bits: TensorRef.read widens them, as for every format
+            return part.contiguous().view(torch.int16).numpy().view(np.uint16).copy()
         return part.contiguous().numpy().copy()
 
     return read

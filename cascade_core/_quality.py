@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ._attention import attention_heads
+from ._errors import CascadeInputError
+from ._params import backend_for
 from ._xp import array_namespace
-from .attention import attention_heads
-from .errors import CascadeInputError
-from .options import backend_for
 
 __all__ = ["AttentionRecord", "attention_layers", "spans_of"]
 
@@ -94,39 +94,53 @@ def attention_layers(
 
     Parameters
     ----------
-    q_layers, k_layers, v_layers
-        Sequences of per-layer arrays ``(B, H, T, d_h)`` (``k``, ``v`` may
-        have fewer heads); read one layer at a time.
-    result
-        A :class:`~cascade_core.runner.RunResult` made with ``assign=True``,
-        on hidden states ``(L, B, T, d)`` or on ``k``/``q`` ``(L, B, H, T, d_h)``.
-    select_on
+    q_layers, k_layers, v_layers : sequence of arrays
+        Per-layer arrays ``(B, H, T, d_h)`` (``k``, ``v`` may have fewer
+        heads); read one layer at a time.
+    result : RunResult
+        A run made with ``assign=True``, on hidden states ``(L, B, T, d)`` or
+        on ``k``/``q`` ``(L, B, H, T, d_h)``. Attention layer ``i`` is scored
+        with the sets of the run's layer ``i``; layers the run skipped (its
+        `layers` selection) are skipped here too.
+    select_on : {"hidden", "k", "q"}
         ``"hidden"`` (one set per sequence, shared by its heads), ``"k"``
         (per key/value head) or ``"q"`` (per query head).
+    causal, proportional : bool
+        As in :func:`rr_attention`.
+    lengths, mask : optional
+        Valid tokens of padded sequences, as in :func:`cascade_core.run`.
+    backend : str
+        Where attention is computed (``"auto"``: where `q` lives).
+    tile : int, optional
+        Query and key tile of the online softmax.
 
     Returns
     -------
     records : list of AttentionRecord
-        One per layer.
+        One per layer scored.
     overall : dict
         ``{"cascade": {"rr": (error, cosine), "tr": ...}, "ada": ...}`` over
         every layer: the Frobenius error of all outputs together and the mean
         cosine over all tokens.
     """
     if select_on not in ("hidden", "k", "q"):
-        raise CascadeInputError(f"select_on must be 'hidden', 'k' or 'q', got {select_on!r}")
+        raise CascadeInputError(f"select_on must be 'hidden', 'k' or 'q', got {select_on!r}", param="select_on")
     if not result.assignments:
         raise CascadeInputError("attention needs a run made with assign=True")
     n_layers = len(q_layers)
     if not len(k_layers) == len(v_layers) == n_layers:
         raise CascadeInputError(f"q, k and v have {n_layers}, {len(k_layers)} and {len(v_layers)} layers")
-    selected_layers = len(next(iter(result.sets.values())))
-    if selected_layers < n_layers:
-        raise CascadeInputError(f"selection covers {selected_layers} layers but attention has {n_layers}")
+    run_ids = result.layer_ids or list(range(len(next(iter(result.sets.values())))))
+    position_of = {layer: position for position, layer in enumerate(run_ids)}
+    scored = [layer for layer in range(n_layers) if layer in position_of]
+    if "layers" not in result.params and len(scored) < n_layers:
+        raise CascadeInputError(f"selection covers {len(run_ids)} layers but attention has {n_layers}")
+    if not scored:
+        raise CascadeInputError(f"the run's layers {run_ids} include none of attention's 0 .. {n_layers - 1}")
     has_ada = bool(result.reference_assignments)
     records = []
     totals: dict = {}
-    for layer in range(n_layers):
+    for layer in scored:
         q, k, v = q_layers[layer], k_layers[layer], v_layers[layer]
         if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
             raise CascadeInputError("q, k and v layers must be (B, H, T, d_h)", layer=layer)
@@ -138,13 +152,15 @@ def attention_layers(
         spans = spans_of(n_batch, n_tokens, lengths, mask)
 
         def lookup(sets, assignments, spans=spans, layer=layer, xp=xp, engine=engine, group=group):
+            position = position_of[layer]
+
             def fn(b, h):
                 key = (b,) if select_on == "hidden" else (b, h // group) if select_on == "k" else (b, h)
                 if key not in sets:
                     raise CascadeInputError(f"no representative set for slice {key}", layer=layer)
                 start = spans[b][0]
-                reps = engine.native(sets[key][layer]) - start
-                assignment = engine.native(assignments[key][layer]) - start
+                reps = engine.native(sets[key][position]) - start
+                assignment = engine.native(assignments[key][position]) - start
                 return xp.astype(reps, xp.int64), xp.astype(assignment, xp.int64)
 
             return fn

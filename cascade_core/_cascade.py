@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._accounting import cascade_ops
+from ._ada import greedy_independent_set
+from ._errors import CascadeInputError
+from ._gram import max_similarity, normalize
+from ._params import backend_for, check_positive_int, check_ratio, check_tau, check_tile
 from ._xp import Array, array_namespace, device, isin_sorted
-from .accounting import cascade_ops
-from .ada import greedy_independent_set
-from .errors import CascadeInputError
-from .gram import max_similarity, normalize
-from .options import backend_for, check_tau, check_tile
 
-__all__ = ["CascadeStep", "cascade_normalized", "needs_recompute"]
+__all__ = ["CascadeStep", "RecomputePolicy", "cascade", "cascade_normalized"]
 
 
 @dataclass(frozen=True)
@@ -20,17 +20,17 @@ class CascadeStep:
 
     Attributes
     ----------
-    reps
+    reps : array of int64
         ``R_{l+1} = R' ∪ A``, increasing.
-    kept
+    kept : array of int64
         ``R'``: the inherited tokens that survive removal.
-    removed
+    removed : int
         ``|D| = r - r'``.
-    uncovered
+    uncovered : array of int64
         ``U``: tokens covered by no kept token, increasing.
-    added
+    added : array of int64
         ``A``: the tokens added from ``U``, increasing.
-    ops
+    ops : int
         ``r**2 + (T - r') * r' + u**2`` (SPEC §6).
     """
 
@@ -47,12 +47,12 @@ def cascade_normalized(prev: Array, xh: Array, tau: float, *, backend, tile: int
 
     Parameters
     ----------
-    prev
+    prev : array of int64
         ``R_l``, increasing token indices.
-    xh
-        Normalised tokens of layer l+1, ``(T, d)``.
+    xh : array of shape (T, d)
+        Normalised tokens of layer l+1.
     tau, backend, tile
-        As in :func:`cascade_core.ada.greedy_independent_set`.
+        As in :func:`greedy_independent_set`.
     """
     xp = array_namespace(prev, xh)
     n = xh.shape[0]
@@ -68,7 +68,7 @@ def cascade_normalized(prev: Array, xh: Array, tau: float, *, backend, tile: int
     #    the last bit of their cross-Gram entry says.
     tokens = xp.arange(n, dtype=xp.int64, device=device(xh))
     others = xp.nonzero(~isin_sorted(tokens, kept))[0]
-    best = max_similarity(xh, others, kept, tile)
+    best = max_similarity(xh, others, kept, tile, backend=backend)
     covered = (best >= tau) | isin_sorted(others, prev)
     uncovered = xp.take(others, xp.nonzero(~covered)[0])
 
@@ -83,11 +83,34 @@ def cascade_normalized(prev: Array, xh: Array, tau: float, *, backend, tile: int
     return CascadeStep(reps, kept, r - r_kept, uncovered, added, ops)
 
 
-def needs_recompute(step: CascadeStep, r_prev: int, ratio: float | None) -> bool:
-    """Recompute policy (SPEC §5): back to ADA when ``|D| + |A| > ratio * |R_l|``."""
-    if ratio is None:
-        return False
-    return step.removed + step.added.shape[0] > ratio * r_prev
+@dataclass(frozen=True)
+class RecomputePolicy:
+    """When a layer goes back to ADA instead of the cascade (SPEC §5; default: never).
+
+    Attributes
+    ----------
+    ratio : float or None
+        Send a layer back to ADA when ``|D| + |A| > ratio * |R_l|`` (after the
+        cascade step has run; the layer pays for both).
+    every : int or None
+        Run ADA on every `every`-th layer of the run (its position
+        ``0, every, 2 every, ...``; the first layer always is ADA).
+    """
+
+    ratio: float | None = None
+    every: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ratio", check_ratio(self.ratio, "recompute_ratio"))
+        object.__setattr__(self, "every", check_positive_int(self.every, "recompute_every"))
+
+    def runs_ada(self, position: int, has_prev: bool) -> bool:
+        """Whether the layer at this position of the run is selected by ADA outright."""
+        return not has_prev or (self.every is not None and position % self.every == 0)
+
+    def sends_back(self, step: CascadeStep, r_prev: int) -> bool:
+        """Whether a cascade step changed so much that the layer goes back to ADA."""
+        return self.ratio is not None and step.removed + step.added.shape[0] > self.ratio * r_prev
 
 
 def cascade(
@@ -103,11 +126,11 @@ def cascade(
 
     Parameters
     ----------
-    prev
+    prev : array of int
         ``R_l``: representative token indices of the previous layer
         (any order, no duplicates), in the namespace of `x`.
-    x
-        Activations ``(T, d)`` of layer l+1.
+    x : array of shape (T, d)
+        Activations of layer l+1.
     tau, center, backend, tile
         As in :func:`cascade_core.ada`.
 
@@ -134,14 +157,15 @@ def cascade(
     xp = array_namespace(prev, xh)
     if prev.ndim != 1 or not xp.isdtype(prev.dtype, "integral"):
         raise CascadeInputError(
-            f"prev must be a 1-d integer index array, got {prev.dtype} of shape {tuple(prev.shape)}"
+            f"prev must be a 1-d integer index array, got {prev.dtype} of shape {tuple(prev.shape)}",
+            param="prev",
         )
     prev = xp.sort(xp.astype(prev, xp.int64))
     n = xh.shape[0]
     if prev.shape[0] and (int(prev[0]) < 0 or int(prev[-1]) >= n):
-        raise CascadeInputError(f"prev holds token indices outside 0 .. {n - 1}")
+        raise CascadeInputError(f"prev holds token indices outside 0 .. {n - 1}", param="prev")
     if prev.shape[0] > 1 and not bool(xp.all(prev[1:] != prev[:-1])):
-        raise CascadeInputError("prev holds a token index twice")
+        raise CascadeInputError("prev holds a token index twice", param="prev")
     step = cascade_normalized(prev, xh, tau, backend=engine, tile=tile)
     out = {name: engine.export(getattr(step, name), like=x) for name in ("reps", "kept", "uncovered", "added")}
     return CascadeStep(removed=step.removed, ops=step.ops, **out)

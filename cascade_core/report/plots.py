@@ -1,7 +1,7 @@
 """PNG plots of a report and of a tau sweep (matplotlib, ``cascade-core[plot]``).
 
 Every function takes the JSON-ready report (:func:`cascade_core.report.document`
-or the sweep's) and returns ``{file name: PNG bytes}``; the caller writes
+or :func:`~cascade_core.report.sweep_document`) and returns ``{file name: PNG bytes}``; the caller writes
 them atomically. With several input files a curve is the mean over files
 and the band their range.
 """
@@ -9,8 +9,6 @@ and the band their range.
 from __future__ import annotations
 
 import io
-
-from .errors import CascadeInputError
 
 __all__ = ["report_plots", "sweep_plots", "SIZE"]
 
@@ -31,7 +29,7 @@ def _pyplot():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise CascadeInputError("plots need matplotlib: pip install 'cascade-core[plot]'") from None
+        raise ImportError("plots need matplotlib: pip install 'cascade-core[plot]'") from None
     return plt
 
 

@@ -31,8 +31,8 @@ import json
 import re
 from pathlib import Path
 
-from .errors import CascadeInputError
-from .io import write_atomic
+from ._errors import CascadeInputError
+from ._io import write_atomic
 
 __all__ = ["SCHEMA", "export_hf"]
 
@@ -53,8 +53,8 @@ def _imports():
         import transformers
         from safetensors.torch import save
     except ImportError as err:
-        raise CascadeInputError(
-            f"export-hf needs PyTorch, transformers and safetensors ({err}); pip install 'cascade-core[export]'"
+        raise ImportError(
+            f"exporting needs PyTorch, transformers and safetensors ({err}); pip install 'cascade-core[export]'"
         ) from None
     return torch, transformers, save
 
@@ -83,18 +83,20 @@ def export_hf(
 
     Parameters
     ----------
-    model_dir
+    model_dir : str or Path
         A local Hugging Face model directory (config, weights, tokenizer).
-    texts
+    texts : list of str or Path
         Text files; each is one sequence of the batch.
-    out
+    out : str or Path
         The ``.safetensors`` file to write (never overwritten without `force`).
-    qkv
+    qkv : bool, default False
         Also save every layer's queries, keys and values.
-    max_tokens
+    max_tokens : int, optional
         Truncate each text to this many tokens.
-    dtype
-        ``float16``, ``bfloat16`` or ``float32`` for the saved activations.
+    dtype : {"float16", "bfloat16", "float32"}
+        The dtype of the saved activations.
+    force : bool, default False
+        Replace an existing `out`.
 
     Returns
     -------
@@ -106,13 +108,13 @@ def export_hf(
     if not model_dir.is_dir():
         raise CascadeInputError("not a model directory", path=str(model_dir))
     if Path(out).exists() and not force:
-        raise CascadeInputError("exists; not overwritten (use --force)", path=str(out))
+        raise CascadeInputError("exists; not overwritten (use force=True)", path=str(out), param="force")
     if dtype not in ("float16", "bfloat16", "float32"):
-        raise CascadeInputError(f"--dtype must be float16, bfloat16 or float32, got {dtype!r}")
+        raise CascadeInputError(f"dtype must be float16, bfloat16 or float32, got {dtype!r}", param="dtype")
     if max_tokens is not None and max_tokens < 1:
-        raise CascadeInputError(f"--max-tokens must be positive, got {max_tokens}")
+        raise CascadeInputError(f"max_tokens must be positive, got {max_tokens}", param="max_tokens")
     if not texts:
-        raise CascadeInputError("give at least one --text FILE")
+        raise CascadeInputError("texts must name at least one text file", param="texts")
     contents = []
     for text in texts:
         try:
@@ -146,7 +148,7 @@ def export_hf(
                     hooks.append(module.register_forward_hook(_hook(captured, int(match.group(1)), match.group(2))))
         if not hooks:
             raise CascadeInputError(
-                f"--qkv: no attention projections found in a {model.config.model_type!r} model "
+                f"qkv=True: no attention projections found in a {model.config.model_type!r} model "
                 "(known: BERT-like query/key/value, GPT-2-like c_attn, Llama-like q_proj/k_proj/v_proj)"
             )
     try:
@@ -173,7 +175,7 @@ def export_hf(
             layers = captured[role]
             if sorted(layers) != list(range(n_layers)):
                 raise CascadeInputError(
-                    f"--qkv: captured {role} for layers {sorted(layers)}, expected 0..{n_layers - 1}"
+                    f"qkv=True: captured {role} for layers {sorted(layers)}, expected 0..{n_layers - 1}"
                 )
             per_layer = [_split_heads(layers[i], width, head_dim) for i in range(n_layers)]
             tensors[role] = torch.stack(per_layer).to(target).contiguous()
@@ -219,5 +221,5 @@ def _hook(captured: dict, layer: int, which: str):
 def _split_heads(x, heads: int, head_dim: int):
     batch, tokens, width = x.shape
     if width != heads * head_dim:
-        raise CascadeInputError(f"--qkv: a projection of width {width} does not split into {heads} x {head_dim}")
+        raise CascadeInputError(f"qkv=True: a projection of width {width} does not split into {heads} x {head_dim}")
     return x.reshape(batch, tokens, heads, head_dim).permute(0, 2, 1, 3)

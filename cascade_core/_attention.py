@@ -24,13 +24,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ._assignment import group_sizes
+from ._errors import CascadeInputError
 from ._xp import Array, array_namespace, device
 
 __all__ = [
     "full_attention",
     "rr_attention",
     "tr_attention",
-    "compare",
+    "attention_quality",
     "AttentionQuality",
     "attention_heads",
 ]
@@ -117,9 +119,7 @@ def _group_bias(xp, assignment, reps, q_pos, *, causal, proportional, dtype):
         return xp.where(visible, values, xp.full_like(values, -math.inf))
 
     if not causal:
-        sizes = xp.searchsorted(xp.sort(slot), xp.arange(r, dtype=slot.dtype, device=dev), side="right")
-        sizes = sizes - xp.concat([xp.zeros((1,), dtype=sizes.dtype, device=dev), sizes[:-1]])
-        row = logs(sizes)[None, :]
+        row = logs(group_sizes(assignment, reps))[None, :]
         return lambda i0, i1, j0, j1: row[:, j0:j1]
 
     keys = xp.sort(slot * n + xp.arange(n, dtype=slot.dtype, device=dev))  # members by group, then position
@@ -211,7 +211,7 @@ class AttentionQuality:
         )
 
 
-def compare(out: Array, full: Array) -> AttentionQuality:
+def attention_quality(out: Array, full: Array) -> AttentionQuality:
     """Frobenius and per-token cosine agreement of `out` with `full`."""
     xp = array_namespace(out, full)
     diff = out - full
@@ -265,7 +265,7 @@ def attention_heads(
     n_batch, n_heads, n_tokens = q.shape[0], q.shape[1], q.shape[2]
     n_kv = k.shape[1]
     if n_heads % n_kv:
-        raise ValueError(f"{n_heads} query heads do not group over {n_kv} key/value heads")
+        raise CascadeInputError(f"{n_heads} query heads do not group over {n_kv} key/value heads")
     group = n_heads // n_kv
     zero = AttentionQuality(0.0, 0.0, 0.0, 0)
     out: dict = {"entries": 0}
@@ -283,8 +283,8 @@ def attention_heads(
             for name, fn in sets.items():
                 reps, assignment = fn(b, h)
                 mine = out[name]
-                mine["rr"] = mine["rr"] + compare(rr_attention(qh, kh, vh, reps, assignment, **options), full)
-                mine["tr"] = mine["tr"] + compare(tr_attention(qh, kh, vh, reps, assignment, **options), full)
+                mine["rr"] = mine["rr"] + attention_quality(rr_attention(qh, kh, vh, reps, assignment, **options), full)
+                mine["tr"] = mine["tr"] + attention_quality(tr_attention(qh, kh, vh, reps, assignment, **options), full)
                 mine["rr_entries"] += reps.shape[0] ** 2
                 mine["tr_entries"] += n * reps.shape[0]
     return out

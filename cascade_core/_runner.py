@@ -12,19 +12,18 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
+from ._accounting import ada_ops
+from ._ada import ada_normalized
+from ._assignment import assign_normalized
+from ._cascade import RecomputePolicy, cascade_normalized
+from ._errors import CascadeInputError
+from ._gram import check_extent, check_floating, normalize
+from ._layout import STACKED, layer_indices
+from ._metrics import LayerRecord, RunTotals, jaccard, summarize
+from ._params import backend_for, check_tau, check_tile
 from ._xp import Array, array_namespace, index_array
-from .ada import ada_normalized
-from .assignment import assign_normalized
-from .cascade import cascade_normalized, needs_recompute
-from .errors import CascadeInputError
-from .gram import check_dtype, normalize
-from .metrics import LayerRecord, RunTotals, jaccard, summarize
-from .options import backend_for, check_tau, check_tile
 
 __all__ = ["RunResult", "run", "iter_layers"]
-
-#: ndim of a stacked input -> its layout (SPEC §1).
-LAYOUTS = {2: "TD", 3: "LTD", 4: "LBTD", 5: "LBHTD"}
 
 
 @dataclass
@@ -33,20 +32,23 @@ class RunResult:
 
     Attributes
     ----------
-    records
-        One :class:`LayerRecord` per (layer, slice), in the order run.
-    totals
-        The run totals (:class:`RunTotals`).
-    sets
-        ``sets[slice][layer]``: the run's representative set (token
-        positions in the input, increasing), in the input's namespace.
-    reference_sets
+    records : list of LayerRecord
+        One per (layer, slice), in the order run.
+    totals : RunTotals
+        The run totals.
+    sets : dict
+        ``sets[slice][i]``: the representative set of the ``i``-th layer run
+        (token positions in the input, increasing), in the input's namespace.
+    reference_sets : dict
         The same for the per-layer ADA reference (empty without it).
-    params
+    params : dict
         The parameters of the run.
-    assignments, reference_assignments
-        With ``assign=True``: ``assignments[slice][layer]``, the
-        representative (a token position) of every valid token, in token order.
+    assignments, reference_assignments : dict
+        With ``assign=True``: ``assignments[slice][i]``, the representative
+        (a token position) of every valid token, in token order.
+    layer_ids : list of int
+        The input's index of each layer run (``0 .. L-1`` unless `layers`
+        selected some).
     """
 
     records: list[LayerRecord]
@@ -56,56 +58,78 @@ class RunResult:
     params: dict = field(default_factory=dict)
     assignments: dict[tuple[int, ...], list[Array]] = field(default_factory=dict)
     reference_assignments: dict[tuple[int, ...], list[Array]] = field(default_factory=dict)
+    layer_ids: list[int] = field(default_factory=list)
 
 
 def _is_array(obj) -> bool:
     return all(hasattr(obj, name) for name in ("shape", "ndim", "dtype"))
 
 
-def iter_layers(layers) -> Iterator[Array]:
-    """Per-layer arrays ``(*slices, T, d)`` of `layers`, one at a time.
+def iter_layers(activations, layers=None) -> Iterator[tuple[int, Array]]:
+    """``(index, layer)`` pairs of `activations`, one layer at a time.
 
-    A stacked array is read along its first axis by the ndim rule of SPEC §1
-    (2: one layer; 3: ``(L, T, d)``; 4: ``(L, B, T, d)``; 5:
-    ``(L, B, H, T, d)``); anything else is iterated as given, one layer an item.
+    A stacked array is read along its first axis by the layout table of
+    SPEC §1 (:data:`cascade_core._layout.STACKED`); anything else is iterated
+    as given, one layer an item. `layers` selects some of them (see
+    :func:`run`).
     """
-    if _is_array(layers):
-        if layers.ndim not in LAYOUTS:
+    if _is_array(activations):
+        if activations.ndim not in STACKED:
             raise CascadeInputError(
-                f"expected 2 to 5 dimensions (T, d), (L, T, d), (L, B, T, d) or (L, B, H, T, d), "
-                f"got shape {tuple(layers.shape)}"
+                "expected "
+                + ", ".join(f"{n} dimensions ({layout})" for n, layout in STACKED.items())
+                + f", got shape {tuple(activations.shape)}"
             )
-        if layers.ndim == 2:
-            yield layers
+        if STACKED[activations.ndim][0] != "L":
+            if layer_indices(layers, 1) not in (None, [0]):
+                raise CascadeInputError("layers: a single (T, d) layer has only layer 0", param="layers")
+            yield 0, activations
             return
-        for index in range(layers.shape[0]):
-            yield layers[index, ...]
+        chosen = layer_indices(layers, activations.shape[0]) or range(activations.shape[0])
+        for index in chosen:
+            yield index, activations[index, ...]
         return
-    if not isinstance(layers, Iterable):
-        raise CascadeInputError(f"expected an array or an iterable of per-layer arrays, got {type(layers).__name__}")
-    yield from layers
+    if hasattr(activations, "select") and hasattr(activations, "ids"):  # a LayerStack read from a file
+        stack = activations.select(layers)
+        yield from zip(stack.ids, stack, strict=True)
+        return
+    if not isinstance(activations, Iterable):
+        raise CascadeInputError(
+            f"expected an array or an iterable of per-layer arrays, got {type(activations).__name__}"
+        )
+    size = len(activations) if hasattr(activations, "__len__") else None
+    chosen = layer_indices(layers, size)
+    wanted = None if chosen is None else set(chosen)
+    for index, layer in enumerate(activations):
+        if wanted is None or index in wanted:
+            yield index, layer
 
 
 def _valid_tokens(lengths, mask, slice_shape, n_tokens):
     """Per batch index: None (all tokens), an int (a prefix) or a list of positions."""
     if lengths is not None and mask is not None:
-        raise CascadeInputError("give lengths or mask, not both")
+        raise CascadeInputError("give lengths or mask, not both", param="lengths")
     if lengths is None and mask is None:
         return None
     if not slice_shape:
-        raise CascadeInputError("lengths and mask need a batch axis: (L, B, T, d) or (L, B, H, T, d)")
+        raise CascadeInputError(
+            "lengths and mask need a batch axis: (L, B, T, d) or (L, B, H, T, d)",
+            param="lengths" if lengths is not None else "mask",
+        )
     batch = slice_shape[0]
     if lengths is not None:
         values = [int(v) for v in lengths]
         if len(values) != batch:
-            raise CascadeInputError(f"lengths has {len(values)} entries, expected one per sequence (B = {batch})")
+            raise CascadeInputError(
+                f"lengths has {len(values)} entries, expected one per sequence (B = {batch})", param="lengths"
+            )
         for b, n in enumerate(values):
             if not 1 <= n <= n_tokens:
                 raise CascadeInputError(f"length {n} outside 1 .. {n_tokens} (T = 0 is an error)", slice=(b,))
         return values
     rows = [[bool(v) for v in row] for row in mask]
     if len(rows) != batch or any(len(row) != n_tokens for row in rows):
-        raise CascadeInputError(f"mask must have shape (B, T) = ({batch}, {n_tokens})")
+        raise CascadeInputError(f"mask must have shape (B, T) = ({batch}, {n_tokens})", param="mask")
     positions = []
     for b, row in enumerate(rows):
         valid = [t for t, keep in enumerate(row) if keep]
@@ -116,7 +140,7 @@ def _valid_tokens(lengths, mask, slice_shape, n_tokens):
 
 
 def run(
-    layers,
+    activations,
     tau: float,
     *,
     center: bool = False,
@@ -125,6 +149,7 @@ def run(
     recompute_every: int | None = None,
     lengths=None,
     mask=None,
+    layers=None,
     backend: str = "auto",
     tile: int | None = None,
     assign: bool = False,
@@ -134,35 +159,39 @@ def run(
 
     Parameters
     ----------
-    layers
-        A stacked array (ndim 2 to 5, SPEC §1) or any iterable of per-layer
-        arrays ``(T, d)``, ``(B, T, d)`` or ``(B, H, T, d)``; read one layer at
-        a time.
-    tau
+    activations : array or iterable of arrays
+        A stacked array (ndim 2 to 5, SPEC §1), a :class:`LayerStack` from
+        :func:`cascade_core.load`, or any iterable of per-layer arrays
+        ``(T, d)``, ``(B, T, d)`` or ``(B, H, T, d)``; read one layer at a time.
+    tau : float
         Threshold in ``(0, 1]``.
-    center
+    center : bool, default False
         Subtract each slice's mean token before normalising.
-    reference
+    reference : bool, default True
         Also run ADA on every layer, for the agreement metric.
-    recompute_ratio
+    recompute_ratio : float, optional
         Send a layer back to ADA when ``|D| + |A| > ratio * |R_l|`` (SPEC §5).
-    recompute_every
-        Run ADA on every layer whose index is a multiple of this.
-    lengths
+    recompute_every : int, optional
+        Run ADA on every ``recompute_every``-th layer of the run.
+    lengths : sequence of int, optional
         ``(B,)`` valid lengths of padded sequences (tokens ``0 .. n-1``).
-    mask
-        ``(B, T)`` boolean mask of valid tokens (instead of `lengths`).
-    backend
-        ``"auto"`` or a backend name (:func:`cascade_core.backends`).
-    tile
-        Rows of a Gram tile (default: :func:`cascade_core.gram.tile_rows`,
-        about 4 Mi similarities a tile).
-    assign
+    mask : array of bool, optional
+        ``(B, T)`` mask of valid tokens (instead of `lengths`).
+    layers : str, slice, int or sequence of int, optional
+        Run only these layers of the input: ``"1:"`` (all but the first, as
+        for hidden states whose layer 0 is the embedding output), ``":-1"``,
+        ``"0:12:2"``, ``[1, 3]``, ``slice(1, None)``. Records keep the
+        input's layer index. Default: every layer.
+    backend : str, default "auto"
+        ``"auto"`` or a backend name (:func:`cascade_core.backends.names`).
+    tile : int, optional
+        Rows of a Gram tile (default: about 4 Mi similarities a tile).
+    assign : bool, default False
         Also record every set's assignment (SPEC §4), for compressed
         attention; costs ``(T - r) r`` inner products a set, not counted in
         the selection ops.
-    progress
-        Called with each layer's index once the layer is done.
+    progress : callable, optional
+        Called with the position of each layer in the run once it is done.
 
     Returns
     -------
@@ -178,15 +207,12 @@ def run(
     ['ada', 'cascade', 'cascade']
     >>> result.totals.layers, result.totals.ops_ada
     (3, 7500)
+    >>> [rec.layer for rec in cc.run(x, 0.5, layers="1:").records]
+    [1, 2]
     """
     tau = check_tau(tau)
     tile = check_tile(tile)
-    if recompute_every is not None and (
-        isinstance(recompute_every, bool) or not isinstance(recompute_every, int) or recompute_every < 1
-    ):
-        raise CascadeInputError(f"recompute_every must be a positive integer, got {recompute_every!r}")
-    if recompute_ratio is not None and not (isinstance(recompute_ratio, (int, float)) and recompute_ratio >= 0):
-        raise CascadeInputError(f"recompute_ratio must be a number >= 0, got {recompute_ratio!r}")
+    policy = RecomputePolicy(recompute_ratio, recompute_every)
 
     records: list[LayerRecord] = []
     sets: dict[tuple[int, ...], list[Array]] = {}
@@ -195,11 +221,12 @@ def run(
     reference_assignments: dict[tuple[int, ...], list[Array]] = {}
     prev: dict[tuple[int, ...], Array] = {}
     prev_ada: dict[tuple[int, ...], Array] = {}
+    layer_ids: list[int] = []
     first_shape = None
     valid = None
     engine = None
 
-    for layer_index, layer in enumerate(iter_layers(layers)):
+    for position, (layer_index, layer) in enumerate(iter_layers(activations, layers)):
         if not _is_array(layer) or not 2 <= layer.ndim <= 4:
             shape = tuple(layer.shape) if _is_array(layer) else type(layer).__name__
             raise CascadeInputError(
@@ -207,24 +234,26 @@ def run(
             )
         xp = array_namespace(layer)
         try:
-            check_dtype(xp, layer.dtype)
+            check_floating(xp, layer.dtype)
         except CascadeInputError as err:
             raise err.located(layer=layer_index) from None
         shape = tuple(layer.shape)
         if first_shape is None:
             first_shape = shape
             *slice_shape, n_tokens, n_features = shape
-            if n_tokens == 0 or n_features == 0:
-                raise CascadeInputError(f"empty activations: T = {n_tokens}, d = {n_features}", layer=layer_index)
+            try:
+                check_extent(n_tokens, n_features)
+            except CascadeInputError as err:
+                raise err.located(layer=layer_index) from None
             valid = _valid_tokens(lengths, mask, slice_shape, n_tokens)
             engine = backend_for(backend, layer)
-            if hasattr(engine, "warm_up"):
-                engine.warm_up()
+            engine.warm_up()
         elif shape != first_shape:
             raise CascadeInputError(
-                f"shape {shape} differs from layer 0's {first_shape} (every layer needs the same T and d)",
+                f"shape {shape} differs from layer {layer_ids[0]}'s {first_shape} (every layer needs the same T and d)",
                 layer=layer_index,
             )
+        layer_ids.append(layer_index)
         given, layer = layer, engine.native(layer)
 
         for where, x, positions in _slices(layer, slice_shape, valid):
@@ -233,6 +262,7 @@ def run(
                 record, reps, ada_reps = _select_layer(
                     xh,
                     layer_index,
+                    position,
                     where,
                     prev.get(where),
                     prev_ada.get(where),
@@ -240,8 +270,7 @@ def run(
                     reference=reference,
                     engine=engine,
                     tile=tile,
-                    recompute_ratio=recompute_ratio,
-                    recompute_every=recompute_every,
+                    policy=policy,
                 )
             except CascadeInputError as err:
                 token = err.token
@@ -259,29 +288,38 @@ def run(
             if assign:
                 for chosen, store in ((reps, assignments), (ada_reps if reference else None, reference_assignments)):
                     if chosen is not None:
-                        nearest = _to_positions(assign_normalized(xh, chosen, tile=tile), positions)
-                        store.setdefault(where, []).append(engine.export(nearest, like=given))
+                        nearest = assign_normalized(xh, chosen, tile=tile, backend=engine)
+                        store.setdefault(where, []).append(engine.export(_to_positions(nearest, positions), like=given))
             del xh
         if progress is not None:
-            progress(layer_index)
+            progress(position)
 
     if first_shape is None:
         raise CascadeInputError("no layers in the input")
-    layout = LAYOUTS[layers.ndim] if _is_array(layers) else "per layer " + LAYOUTS[len(first_shape) + 1][1:]
     params = {
         "tau": tau,
         "center": center,
         "reference": reference,
-        "recompute_ratio": recompute_ratio,
-        "recompute_every": recompute_every,
+        "recompute_ratio": policy.ratio,
+        "recompute_every": policy.every,
         "backend": engine.name,
         "tile": tile,
-        "layout": layout,
+        "layout": _layout_of(activations, first_shape),
     }
-    return RunResult(records, summarize(records), sets, reference_sets, params, assignments, reference_assignments)
+    if layers is not None or getattr(activations, "indices", None) is not None:
+        params["layers"] = layer_ids
+    return RunResult(
+        records, summarize(records), sets, reference_sets, params, assignments, reference_assignments, layer_ids
+    )
 
 
-def _select_layer(xh, layer, where, prev, prev_ada, *, tau, reference, engine, tile, recompute_ratio, recompute_every):
+def _layout_of(activations, first_shape) -> str:
+    if _is_array(activations):
+        return STACKED[activations.ndim]
+    return "per layer " + STACKED[len(first_shape) + 1][1:]
+
+
+def _select_layer(xh, layer, position, where, prev, prev_ada, *, tau, reference, engine, tile, policy):
     """Select one layer of one slice (normalised tokens `xh`); return its record, set and ADA reference set."""
     n = xh.shape[0]
     engine.synchronize()  # time the selection only, not queued normalisation
@@ -289,7 +327,7 @@ def _select_layer(xh, layer, where, prev, prev_ada, *, tau, reference, engine, t
     ada_reps = None
     seconds_ada = None
     removed = added = uncovered = 0
-    if prev is None or (recompute_every is not None and layer % recompute_every == 0):
+    if policy.runs_ada(position, prev is not None):
         method = "ada"
         selection = ada_normalized(xh, tau, backend=engine, tile=tile)
         reps, ops = selection.reps, selection.ops
@@ -298,7 +336,7 @@ def _select_layer(xh, layer, where, prev, prev_ada, *, tau, reference, engine, t
         step = cascade_normalized(prev, xh, tau, backend=engine, tile=tile)
         removed, added, uncovered = step.removed, step.added.shape[0], step.uncovered.shape[0]
         reps, ops, method = step.reps, step.ops, "cascade"
-        if needs_recompute(step, prev.shape[0], recompute_ratio):
+        if policy.sends_back(step, prev.shape[0]):
             selection = ada_normalized(xh, tau, backend=engine, tile=tile)
             reps, ops, method = selection.reps, step.ops + selection.ops, "recompute"
             ada_reps = reps
@@ -322,7 +360,7 @@ def _select_layer(xh, layer, where, prev, prev_ada, *, tau, reference, engine, t
         added=added,
         uncovered=uncovered,
         ops=ops,
-        ops_ada=n * n,
+        ops_ada=ada_ops(n),
         seconds=seconds,
         jaccard_prev=None if prev is None else jaccard(prev, reps),
     )

@@ -1,72 +1,31 @@
-"""Layouts (SPEC §1): which axis is what, and the layers of a file read one at a time.
+"""The layers of a file, read one at a time in canonical order (SPEC §1).
 
-A layout names the axes of a stored tensor with the letters ``L`` (layer),
-``B`` (batch), ``H`` (head), ``T`` (token) and ``D`` (feature), in storage
-order: ``LBTD``, ``BLTD``, ``TDL`` ... Each layer is handed to the runner in
-the canonical order ``(B, H, T, D)`` (the letters present), transposed after
-it is read, so a layer-last file is never transposed whole.
+:func:`choose_layers` picks the activations among a file's tensors (a named
+tensor, a per-layer name pattern, or the default) and checks them;
+:class:`LayerStack` then reads one layer at a time, transposed to the
+canonical order after it is read, so a layer-last file is never transposed
+whole.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import CascadeInputError
-from .readers import FLOAT_DTYPES, TensorRef
+from ._dtypes import is_float_name
+from ._errors import CascadeInputError
+from ._layout import canonical_order, infer_layout, layer_indices, parse_layout
+from ._readers import TensorRef
 
-__all__ = ["CANONICAL", "LayerStack", "infer_layout", "parse_layout", "choose_layers"]
-
-CANONICAL = "LBHTD"
-
-#: Inferred layouts by ndim (SPEC §1), for a stacked tensor and for one layer.
-_STACKED = {2: "TD", 3: "LTD", 4: "LBTD", 5: "LBHTD"}
-_PER_LAYER = {2: "TD", 3: "BTD", 4: "BHTD"}
+__all__ = ["LayerStack", "choose_layers", "per_layer_groups", "DEFAULT_KEYS", "AUXILIARY_KEYS"]
 
 #: Tensor names read as the activations when nothing else is said.
 DEFAULT_KEYS = ("hidden_states", "activations")
 #: Tensor names that describe activations rather than hold them.
 AUXILIARY_KEYS = ("lengths", "attention_mask", "mask", "input_ids", "metadata")
-
-
-def infer_layout(ndim: int, *, per_layer: bool = False) -> str:
-    """The SPEC §1 layout of a tensor with `ndim` axes (stacked, or one layer)."""
-    table = _PER_LAYER if per_layer else _STACKED
-    if ndim not in table:
-        allowed = ", ".join(f"{n} ({v})" for n, v in table.items())
-        raise CascadeInputError(f"cannot infer a layout for {ndim} axes; expected {allowed}, or give --layout")
-    return table[ndim]
-
-
-def parse_layout(text: str, ndim: int, *, per_layer: bool = False) -> str:
-    """Check a layout string against a tensor of `ndim` axes; return it upper-cased."""
-    layout = text.strip().upper()
-    letters = set(layout)
-    problems = []
-    if len(layout) != ndim:
-        problems.append(f"it has {len(layout)} letters for a tensor of {ndim} axes")
-    if not letters <= set(CANONICAL):
-        problems.append(f"unknown letters {''.join(sorted(letters - set(CANONICAL)))} (use L, B, H, T, D)")
-    if len(letters) != len(layout):
-        problems.append("a letter repeats")
-    if not {"T", "D"} <= letters:
-        problems.append("it needs T and D")
-    if per_layer and "L" in letters:
-        problems.append("per-layer tensors have no L axis")
-    if "H" in letters and "B" not in letters:
-        problems.append("an H axis needs a B axis")
-    if problems:
-        raise CascadeInputError(f"impossible layout {text!r}: " + "; ".join(problems))
-    return layout
-
-
-def _canonical_order(layout: str) -> tuple[str, tuple[int, ...]]:
-    """Letters of `layout` in canonical order, and the transpose that puts them there."""
-    order = "".join(c for c in CANONICAL if c in layout)
-    return order, tuple(layout.index(c) for c in order)
 
 
 @dataclass
@@ -89,19 +48,38 @@ class LayerStack:
     refs: list[TensorRef]
     layout: str
     key: str
+    indices: tuple[int, ...] | None = None
 
     @property
     def stacked(self) -> bool:
         return len(self.refs) == 1 and "L" in self.layout
 
-    def __len__(self) -> int:
+    @property
+    def stored_layers(self) -> int:
+        """Layers in the file, selected or not."""
         if self.stacked:
             return self.refs[0].shape[self.layout.index("L")]
         return len(self.refs)
 
     @property
+    def ids(self) -> list[int]:
+        """The file's index of each layer of the stack (``0 .. L-1`` unless a selection was made)."""
+        return list(self.indices) if self.indices is not None else list(range(self.stored_layers))
+
+    def select(self, layers) -> LayerStack:
+        """The stack restricted to some layers: ``"1:"``, a slice, or indices (see :func:`load`)."""
+        chosen = layer_indices(layers, len(self))
+        if chosen is None:
+            return self
+        ids = self.ids
+        return replace(self, indices=tuple(ids[i] for i in chosen))
+
+    def __len__(self) -> int:
+        return len(self.indices) if self.indices is not None else self.stored_layers
+
+    @property
     def layer_layout(self) -> str:
-        return _canonical_order(self.layout.replace("L", ""))[0]
+        return canonical_order(self.layout.replace("L", ""))[0]
 
     @property
     def layer_shape(self) -> tuple[int, ...]:
@@ -118,16 +96,17 @@ class LayerStack:
     def dtype(self) -> str:
         return self.refs[0].dtype
 
-    def __getitem__(self, layer: int) -> np.ndarray:
-        if not 0 <= layer < len(self):
-            raise IndexError(layer)
+    def __getitem__(self, position: int) -> np.ndarray:
+        if not 0 <= position < len(self):
+            raise IndexError(position)
+        layer = self.ids[position]
         if self.stacked:
             axis = self.layout.index("L")
             data = self.refs[0].read(axis, layer)
             rest = self.layout.replace("L", "")
         else:
             data, rest = self.refs[layer].read(), self.layout
-        _, perm = _canonical_order(rest)
+        _, perm = canonical_order(rest)
         return np.ascontiguousarray(np.transpose(data, perm)) if perm != tuple(range(len(perm))) else data
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -136,7 +115,7 @@ class LayerStack:
 
 
 def _is_float(ref: TensorRef) -> bool:
-    return ref.dtype in FLOAT_DTYPES
+    return is_float_name(ref.dtype)
 
 
 def per_layer_groups(refs: list[TensorRef]) -> dict[str, list[tuple[int, TensorRef]]]:
@@ -243,12 +222,12 @@ def _default_choice(refs: list[TensorRef], path: str) -> tuple[list[TensorRef], 
         if len(best) == 1:
             return _pattern_refs(best[0], data, path), best[0]
         hint = " or ".join(repr(t) for t in best[:3])
-        raise CascadeInputError(f"several per-layer patterns fit ({hint}); pick one with --key", path=path)
+        raise CascadeInputError(f"several per-layer patterns fit ({hint}); pick one with key=PATTERN", path=path)
     names = ", ".join(ref.name for ref in refs[:12]) + (" ..." if len(refs) > 12 else "")
     if not data:
         raise CascadeInputError(f"no activations in the file (it holds: {names or 'nothing'})", path=path)
     raise CascadeInputError(
-        f"holds {len(data)} tensors ({names}); pick one with --key NAME, or a per-layer pattern "
-        "such as --key 'blocks.{l}.hook_resid_pre'",
+        f"holds {len(data)} tensors ({names}); pick one with key=NAME, or a per-layer pattern "
+        "such as key='blocks.{l}.hook_resid_pre'",
         path=path,
     )

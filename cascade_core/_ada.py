@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._accounting import ada_ops
+from ._gram import normalize, similarity_tile, tile_rows, tile_starts
+from ._params import backend_for, check_tau, check_tile
 from ._xp import Array, array_namespace, device
-from .accounting import ada_ops
-from .gram import normalize, similarity_tile, tile_rows, tile_starts
-from .options import backend_for, check_tau, check_tile
 
-__all__ = ["Selection", "greedy_independent_set", "ada_normalized"]
+__all__ = ["Selection", "ada", "ada_normalized", "greedy_independent_set"]
 
 
 @dataclass(frozen=True)
@@ -18,10 +18,10 @@ class Selection:
 
     Attributes
     ----------
-    reps
-        Token indices of the representatives, increasing (int64, in the
-        namespace and on the device of the input).
-    ops
+    reps : array of int64
+        Token indices of the representatives, increasing, in the namespace
+        and on the device of the input.
+    ops : int
         Inner products counted by SPEC §6.
     """
 
@@ -39,18 +39,18 @@ def greedy_independent_set(xh: Array, tau: float, *, backend, tile: int | None) 
 
     Parameters
     ----------
-    xh
-        Normalised rows, ``(n, d)``.
-    tau
+    xh : array of shape (n, d)
+        Normalised rows.
+    tau : float
         Threshold: rows ``i != j`` are linked when ``|xh_i . xh_j| >= tau``.
-    backend
-        A backend module (see :mod:`cascade_core_backends`).
-    tile
+    backend : Backend
+        Computes the tiles and scans them (:mod:`cascade_core.backends`).
+    tile : int or None
         Rows of the Gram matrix computed at once, or None for the default.
 
     Returns
     -------
-    Array
+    array of int64
         Indices (into the rows of `xh`) of the kept rows, increasing.
     """
     xp = array_namespace(xh)
@@ -59,7 +59,7 @@ def greedy_independent_set(xh: Array, tau: float, *, backend, tile: int | None) 
     xh_t = xp.matrix_transpose(xh)
     step = tile_rows(tile, xh.shape[0])
     for start in tile_starts(xh.shape[0], step):
-        sims = similarity_tile(xh, xh_t, start, step)
+        sims = similarity_tile(xh, xh_t, start, step, backend=backend)
         picked, excluded = backend.scan_tile(sims, tau, start, excluded)
         chosen.append(picked)
         del sims
@@ -77,18 +77,18 @@ def ada(x: Array, tau: float, *, center: bool = False, backend: str = "auto", ti
 
     Parameters
     ----------
-    x
-        Activations ``(T, d)`` of any array-API namespace (NumPy, CuPy,
-        PyTorch, JAX, ...), floating point.
-    tau
+    x : array of shape (T, d)
+        Activations of any array-API namespace (NumPy, CuPy, PyTorch, JAX,
+        ...), floating point.
+    tau : float
         Threshold in ``(0, 1]``: tokens are linked when ``|cos| >= tau``.
-    center
+    center : bool, default False
         Subtract the mean token before normalising (SPEC §2).
-    backend
-        ``"auto"``, or a name from :func:`cascade_core.backends`.
-    tile
-        Rows of the Gram matrix computed at once (default:
-        :func:`cascade_core.gram.tile_rows`, about 4 Mi similarities a tile).
+    backend : str, default "auto"
+        ``"auto"``, or a name from :func:`cascade_core.backends.names`.
+    tile : int, optional
+        Rows of the Gram matrix computed at once (default: about 4 Mi
+        similarities a tile).
 
     Returns
     -------

@@ -1,10 +1,10 @@
-"""Activations from disk, and reports written safely.
+"""Activations from disk, and files written safely.
 
 :func:`load` finds the activations in a file or directory (any format of
-:mod:`cascade_core.readers`), their layout (:mod:`cascade_core.layout`) and
-any lengths or mask of padded batches, and hands back a :class:`LayerStack`
-that reads one layer at a time. :func:`describe` lists a file without
-reading its data. :func:`write_atomic` is the only way reports reach disk.
+:mod:`cascade_core._readers`), their layout (SPEC §1) and any lengths or mask
+of padded batches, and hands back a :class:`LayerStack` that reads one layer
+at a time. :func:`describe` lists a file without reading its data.
+:func:`write_atomic` is the only way reports and exports reach disk.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CascadeInputError
-from .layout import LayerStack, choose_layers
-from .readers import TensorRef, list_tensors
+from ._errors import CascadeInputError
+from ._readers import TensorRef, list_tensors
+from ._stack import LayerStack, choose_layers
 
 __all__ = ["Activations", "load", "describe", "sample_path", "write_atomic"]
 
@@ -30,19 +30,19 @@ class Activations:
 
     Attributes
     ----------
-    layers
-        The layers, read one at a time (iterate, or index by layer).
-    path
+    layers : LayerStack
+        The layers, read one at a time (iterate, or index by position).
+    path : str
         The file or directory.
-    format
+    format : str
         ``npy``, ``npz``, ``safetensors``, ``hdf5``, ``torch`` or ``directory``.
-    lengths
+    lengths : numpy.ndarray or None
         Valid lengths of padded sequences (a ``lengths`` tensor), if any.
-    mask
+    mask : numpy.ndarray or None
         Boolean mask of valid tokens (an ``attention_mask`` tensor), if any.
-    metadata
-        The file's metadata (a dict; empty when it has none).
-    tensors
+    metadata : dict
+        The file's metadata (empty when it has none).
+    tensors : list of TensorRef
         Every tensor of the file (names, shapes, dtypes).
     """
 
@@ -56,7 +56,15 @@ class Activations:
 
     @property
     def key(self) -> str:
+        """The name (or per-layer pattern) of the activations read."""
         return self.layers.key
+
+    def stack(self, key: str, *, layout: str | None = None) -> LayerStack:
+        """Another tensor of the same file (``q``, ``k``, ``v`` ...), as layers; the file is not listed again."""
+        try:
+            return choose_layers(self.tensors, path=self.path, key=key, layout=layout, layouts=_layouts(self.metadata))
+        except CascadeInputError as err:
+            raise err.located(path=self.path) from None
 
 
 def sample_path() -> Path:
@@ -71,24 +79,28 @@ def load(
     layout: str | None = None,
     lengths: str | None = None,
     mask: str | None = None,
+    layers=None,
 ) -> Activations:
     """Find the activations in a file or directory; read nothing but their description.
 
     Parameters
     ----------
-    path
+    path : str or os.PathLike
         A ``.npy``, ``.npz``, ``.safetensors``, ``.h5``/``.hdf5``,
         ``.pt``/``.pth`` file, or a directory of per-layer files or shards.
-    key
+    key : str, optional
         The tensor to read (default: ``hidden_states``, ``activations``, the
         only tensor there is, or the one per-layer pattern that fits), or a
         per-layer pattern with ``{l}`` such as ``blocks.{l}.hook_resid_pre``.
-    layout
+    layout : str, optional
         Storage layout such as ``LBTD`` or ``TDL`` (default: the file's
         metadata, else inferred from the number of axes, SPEC §1).
-    lengths, mask
+    lengths, mask : str, optional
         Names of a ``(B,)`` lengths tensor or a ``(B, T)`` mask tensor
         (default: ``lengths`` or ``attention_mask`` when present).
+    layers : str, slice or sequence of int, optional
+        Keep only these layers, as in :func:`cascade_core.run` (``"1:"``
+        drops the embedding layer of exported hidden states).
 
     Raises
     ------
@@ -98,10 +110,11 @@ def load(
     """
     name = str(path)
     fmt, refs, metadata = list_tensors(path)
-    layouts = metadata.get("layouts") if isinstance(metadata.get("layouts"), dict) else {}
-    if not layouts and isinstance(metadata.get("layout"), str):
-        layouts = {"hidden_states": metadata["layout"]}
-    stack = choose_layers(refs, path=name, key=key, layout=layout, layouts=layouts)
+    stack = choose_layers(refs, path=name, key=key, layout=layout, layouts=_layouts(metadata))
+    try:
+        stack = stack.select(layers)
+    except CascadeInputError as err:
+        raise err.located(path=name) from None
     by_name = {ref.name: ref for ref in refs}
     lengths_ref = _auxiliary(by_name, lengths, "lengths", name)
     mask_ref = None if lengths_ref is not None else _auxiliary(by_name, mask, "attention_mask", name)
@@ -116,11 +129,23 @@ def load(
     )
 
 
+def _layouts(metadata: dict) -> dict:
+    """Layouts the file's metadata names, by tensor."""
+    layouts = metadata.get("layouts") if isinstance(metadata.get("layouts"), dict) else {}
+    if not layouts and isinstance(metadata.get("layout"), str):
+        layouts = {"hidden_states": metadata["layout"]}
+    return layouts
+
+
 def _auxiliary(by_name: dict, requested: str | None, default: str, path: str) -> TensorRef | None:
     if requested is None:
         return by_name.get(default)
     if requested not in by_name:
-        raise CascadeInputError(f"no tensor {requested!r} for the lengths or mask", path=path)
+        raise CascadeInputError(
+            f"no tensor {requested!r} for the lengths or mask",
+            path=path,
+            param="mask" if default == "attention_mask" else default,
+        )
     return by_name[requested]
 
 
@@ -134,7 +159,20 @@ def _read_lengths(ref: TensorRef, path: str) -> np.ndarray:
 
 
 def describe(path: str | os.PathLike, *, key: str | None = None, layout: str | None = None) -> str:
-    """What :func:`load` would find, as text: tensors, shapes, dtypes, layout, metadata."""
+    """What :func:`load` would find, as text: tensors, shapes, dtypes, layout, metadata.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file or directory, as for :func:`load`.
+    key, layout : str, optional
+        As for :func:`load`.
+
+    Returns
+    -------
+    str
+        A listing that reads no activation data.
+    """
     fmt, refs, metadata = list_tensors(path)
     lines = [f"{path}: {fmt}, {len(refs)} tensor{'s' if len(refs) != 1 else ''}"]
     width = max(len(ref.name) for ref in refs)
@@ -167,10 +205,19 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, *, force: bool = Fa
 
     An existing file is never overwritten unless `force` is set, and an
     interrupted write leaves no partial file behind.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Where the file goes.
+    data : str or bytes
+        Its content (text is written as UTF-8).
+    force : bool, default False
+        Replace an existing file.
     """
     path = Path(path)
     if path.exists() and not force:
-        raise CascadeInputError("exists; not overwritten (use --force)", path=str(path))
+        raise CascadeInputError("exists; not overwritten (use force=True)", path=str(path), param="force")
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:

@@ -1,49 +1,73 @@
-"""Benchmark report: the figures of the backends issue, measured in one run.
+"""Benchmark figures measured in one run: the numbers of ``docs/benchmarks/figures.md``.
 
-    python -m cascade_core.bench --cpu            # this machine, Numba against NumPy/Python
-    python -m cascade_core.bench --gpu            # a CUDA GPU, CuPy against cuBLAS
-    python -m cascade_core.bench --cpu --quick    # small sizes, a smoke test
+    python asv_bench/figures.py --cpu --json docs/benchmarks/cpu-2core.json   # this machine
+    python asv_bench/figures.py --gpu --json docs/benchmarks/h200.json        # a CUDA GPU
+    python asv_bench/figures.py --cpu --quick                                 # a smoke test
+    python asv_bench/figures.py --markdown docs/benchmarks/figures.md         # render the JSON reports
 
 Every figure is a ratio of two times measured in the same run (the machines
 are shared and noisy); absolute times are printed for the GPU. Timings are
 the best of ``--repeat`` runs; GPU work is synchronised inside each timed
-region.
+region. Where a layer's time goes is measured through :class:`TimedBackend`,
+a wrapper that times the backend's Gram products and scans; nothing in the
+library is patched. The naive method is the slow reference of the tests
+(``tests/naive.py``), run in float32 like the library.
+
+asv (``asv_bench/benchmarks``) tracks times across commits; this script
+measures the one-off comparisons that need several methods in one run.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
+import os
 import platform
+import sys
 import time
 from pathlib import Path
 
-from . import synthetic
-from .ada import ada_normalized
-from .gram import normalize, similarity_tile, tile_rows, tile_starts
-from .runner import run
+import numpy as np
 
-__all__ = ["cpu_figures", "gpu_figures", "main"]
+from cascade_core import backends, run, synthetic
+from cascade_core._ada import ada_normalized
+from cascade_core._cascade import cascade_normalized
+from cascade_core._gram import normalize, similarity_tile, tile_rows, tile_starts
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import naive  # noqa: E402  (the tests' slow reference: the naive method timed here)
+
+__all__ = ["TimedBackend", "cpu_figures", "gpu_figures", "render_markdown", "main"]
 
 
-class _TimedScans:
-    """A backend whose scans are timed (synchronised before and after each)."""
+class TimedBackend:
+    """A backend whose Gram products and scans are timed, each synchronised before and after.
 
-    def __init__(self, engine):
-        self._engine = engine
-        self.seconds = 0.0
+    Everything else is the wrapped backend's, so the core runs unchanged;
+    ``gram`` and ``scan`` hold the seconds spent in each.
+    """
+
+    def __init__(self, backend):
+        self._backend = backend
+        self.gram = 0.0
+        self.scan = 0.0
 
     def __getattr__(self, name):
-        return getattr(self._engine, name)
+        return getattr(self._backend, name)
+
+    def _timed(self, field, fn, *args):
+        self._backend.synchronize()
+        start = time.perf_counter()
+        out = fn(*args)
+        self._backend.synchronize()
+        setattr(self, field, getattr(self, field) + time.perf_counter() - start)
+        return out
+
+    def similarity(self, rows, cols_t):
+        return self._timed("gram", self._backend.similarity, rows, cols_t)
 
     def scan_tile(self, *args):
-        self._engine.synchronize()
-        start = time.perf_counter()
-        out = self._engine.scan_tile(*args)
-        self._engine.synchronize()
-        self.seconds += time.perf_counter() - start
-        return out
+        return self._timed("scan", self._backend.scan_tile, *args)
 
 
 def _best(fn, repeat: int, sync) -> float:
@@ -91,65 +115,35 @@ def _cascade_ratios(layers, tau, backend, repeat, lengths=None) -> dict:
     }
 
 
-class _TimedCalls:
-    """Wraps functions so their synchronised wall time adds up in ``seconds``."""
-
-    def __init__(self, sync):
-        self.sync = sync
-        self.seconds = 0.0
-
-    def wrap(self, fn):
-        def wrapper(*args, **kwargs):
-            self.sync()
-            start = time.perf_counter()
-            out = fn(*args, **kwargs)
-            self.sync()
-            self.seconds += time.perf_counter() - start
-            return out
-
-        return wrapper
-
-
 def _time_shares(xh_prev, xh, tau, backend, sync, repeat) -> dict:
     """Share of an ADA layer and a cascade layer spent in Gram products, scans and the rest.
 
-    Gram time is that of the similarity tiles (ADA, removal, addition) and of
-    the validation cross-Gram (with its row gathers); scans are the backend's
-    ``scan_tile``; bookkeeping is what remains (membership, gathers, sorting).
+    Gram time is that of every similarity product (ADA, removal, validation,
+    addition); scans are the backend's ``scan_tile``; bookkeeping is what
+    remains (membership, gathers, sorting).
     """
-    ada_module = importlib.import_module(".ada", __package__)  # the package exports functions of these names
-    cascade_module = importlib.import_module(".cascade", __package__)
     prev = ada_normalized(xh_prev, tau, backend=backend, tile=None).reps
     works = {
         "ada": lambda engine: ada_normalized(xh, tau, backend=engine, tile=None),
-        "cascade": lambda engine: cascade_module.cascade_normalized(prev, xh, tau, backend=engine, tile=None),
+        "cascade": lambda engine: cascade_normalized(prev, xh, tau, backend=engine, tile=None),
     }
     shares = {}
     for label, work in works.items():
         total = _best(lambda work=work: work(backend), repeat, sync)
-        gram = _TimedCalls(sync)
-        scans = _TimedScans(backend)
-        originals = (ada_module.similarity_tile, cascade_module.max_similarity)
-        ada_module.similarity_tile = gram.wrap(originals[0])
-        cascade_module.max_similarity = gram.wrap(originals[1])
-        try:
-            work(scans)
-        finally:
-            ada_module.similarity_tile, cascade_module.max_similarity = originals
-        measured = max(gram.seconds + scans.seconds, total)
+        timed = TimedBackend(backend)
+        work(timed)
+        measured = max(timed.gram + timed.scan, total)
         shares[label] = {
             "seconds": total,
-            "gram": gram.seconds / measured,
-            "scan": scans.seconds / measured,
-            "bookkeeping": 1 - (gram.seconds + scans.seconds) / measured,
+            "gram": timed.gram / measured,
+            "scan": timed.scan / measured,
+            "bookkeeping": 1 - (timed.gram + timed.scan) / measured,
         }
     return shares
 
 
 def _scaling(tokens, n_features, tau, backend, sync, to_device, repeat) -> dict:
     """Time of one ADA layer at fixed r/T and one cascade layer at fixed r, against T; fitted exponents."""
-    from .cascade import cascade_normalized
-
     ada_times, cascade_times = [], []
     for n in tokens:
         _, layer = (normalize(to_device(x)) for x in synthetic.layers(2, n, n_features, rep_ratio=0.45))
@@ -190,36 +184,20 @@ def _fit(tokens, times) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
-def _naive_ada(x, tau) -> list[int]:
-    """The naive method: a full NumPy Gram matrix, then a Python loop over token pairs."""
-    import numpy as np
-
-    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
-    sims = np.abs(unit @ unit.T)
-    kept: list[int] = []
-    for i in range(sims.shape[0]):
-        row = sims[i]
-        if all(row[j] < tau for j in kept):
-            kept.append(i)
-    return kept
-
-
 def cpu_figures(n_layers=12, n_tokens=4096, n_features=768, tau=0.5, repeat=3, python_scan=True, scaling=True) -> dict:
     """The CPU figures: Numba scan vs Python, ADA layer vs one product, cascade savings."""
-    import numpy as np
+    from cascade_core.backends import numba as numba_module
 
-    from cascade_core_backends import get
-
-    numba_backend = get("numba")
+    numba_backend = backends.get("numba")
     data = synthetic.stacked(n_layers, n_tokens, n_features, rep_ratio=0.45, seed=0)
     xh = normalize(data[0])
     nothing = lambda: None  # noqa: E731
     ada_normalized(xh, tau, backend=numba_backend, tile=None)  # warm-up: compile the kernels
     t_product = _best(lambda: xh @ xh.T, repeat, nothing)
     t_ada = _best(lambda: ada_normalized(xh, tau, backend=numba_backend, tile=None), repeat, nothing)
-    timed = _TimedScans(numba_backend)
+    timed = TimedBackend(numba_backend)
     ada_normalized(xh, tau, backend=timed, tile=None)
-    t_scan_share = timed.seconds
+    t_scan_share = timed.scan
 
     step = tile_rows(None, n_tokens)
     xh_t = xh.T
@@ -233,9 +211,10 @@ def cpu_figures(n_layers=12, n_tokens=4096, n_features=768, tau=0.5, repeat=3, p
             total += kernel(sims, sims.dtype.type(tau), s, excluded, out)
         return total
 
-    scan(numba_backend._scan_tile)  # compile outside the timing
-    t_numba_scan = _best(lambda: scan(numba_backend._scan_tile), repeat, nothing)
-    t_python_scan = _best(lambda: scan(numba_backend._scan_tile.py_func), 1, nothing) if python_scan else None
+    kernel = numba_module._scan_tile
+    scan(kernel)  # compile outside the timing
+    t_numba_scan = _best(lambda: scan(kernel), repeat, nothing)
+    t_python_scan = _best(lambda: scan(kernel.py_func), 1, nothing) if python_scan else None
 
     figures = {
         "machine": f"{platform.processor() or platform.machine()}, {_cpu_count()} cores, NumPy {np.__version__}",
@@ -251,7 +230,7 @@ def cpu_figures(n_layers=12, n_tokens=4096, n_features=768, tau=0.5, repeat=3, p
     figures.update(_cascade_ratios(data, tau, "numba", repeat))
 
     naive_x = data[1]
-    t_naive = _best(lambda: _naive_ada(naive_x, tau), 1, nothing)
+    t_naive = _best(lambda: naive.ada(naive_x, tau, dtype=np.float32), 1, nothing)
     t_library = _best(
         lambda: ada_normalized(normalize(naive_x), tau, backend=numba_backend, tile=None), repeat, nothing
     )
@@ -267,9 +246,7 @@ def gpu_figures(n_layers=28, n_tokens=8192, n_features=4096, tau=0.5, repeat=10,
     """The GPU figures: ADA layer vs the cuBLAS product, cascade savings, scan share, TFLOP/s."""
     import cupy
 
-    from cascade_core_backends import get
-
-    backend = get("cupy")
+    backend = backends.get("cupy")
     sync = backend.synchronize
     first = next(synthetic.layers(1, n_tokens, n_features, rep_ratio=0.45, seed=0))
     xh = normalize(cupy.asarray(first))
@@ -278,7 +255,7 @@ def gpu_figures(n_layers=28, n_tokens=8192, n_features=4096, tau=0.5, repeat=10,
     ada_normalized(xh, tau, backend=backend, tile=None)
     t_product = _best(lambda: xh @ xh_t, repeat, sync)
     t_ada = _best(lambda: ada_normalized(xh, tau, backend=backend, tile=None), repeat, sync)
-    timed = _TimedScans(backend)
+    timed = TimedBackend(backend)
     ada_normalized(xh, tau, backend=timed, tile=None)
     flops = 2.0 * n_tokens * n_tokens * n_features
 
@@ -295,7 +272,7 @@ def gpu_figures(n_layers=28, n_tokens=8192, n_features=4096, tau=0.5, repeat=10,
         "ada_layer_over_product": t_ada / t_product,
         "tflops_product": flops / t_product / 1e12,
         "tflops_ada_layer": flops / t_ada / 1e12,
-        "scan_share_of_ada_layer": timed.seconds / t_ada,
+        "scan_share_of_ada_layer": timed.scan / t_ada,
     }
     figures.update(_cascade_ratios(layers, tau, "cupy", repeat=2))
     second = normalize(cupy.asarray(next(synthetic.layers(2, n_tokens, n_features, rep_ratio=0.45, seed=1))))
@@ -319,49 +296,17 @@ TARGETS = {
 }
 
 
-NOTES = [
-    "## Reading the figures",
-    "",
-    "* **Library against the naive method.** The naive method (a full NumPy Gram matrix, then a Python loop",
-    "  over token pairs) shares the library's most expensive step, the BLAS Gram product, which is nearly",
-    "  all of an ADA layer's time on the CPU (the Gram share above). The speed-up is therefore bounded by",
-    "  the naive loop's cost over the product's, a few times, not 20. The scan itself, the part the",
-    "  library replaces, is hundreds of times faster than the same scan in Python (first row). A 20x gap",
-    "  would need an ADA that skips most of the Gram matrix (computing only the rows of chosen tokens);",
-    "  ADA as the paper costs it (SPEC §3) computes the whole matrix, and so does this library.",
-    "* **GPU scaling exponents.** On the H200 a layer at T <= 4096 takes a few milliseconds, mostly kernel",
-    "  launches and one host read per Gram tile, so a fit over all T understates the asymptotic exponent",
-    "  (compare the fit over the three largest T). The cascade at fixed r = 256 does under a millisecond of",
-    "  arithmetic even at T = 16384 and is launch- and synchronisation-bound throughout: its time is flat.",
-    "  Fewer launches (CUDA graphs, or one persistent scan kernel per layer) would expose the slopes.",
-    "* **GPU scan share.** Each Gram tile's scan is two kernels and one host read (the number chosen); the",
-    "  diagonal block is walked row by row in one thread block (a barrier after each chosen row). Together",
-    "  they are about a third of an ADA layer on the H200 (removing per-row barriers for unchosen rows did",
-    "  not move it, so the cost is in launches, the per-tile host read and the bit-matrix build). Keeping",
-    "  the chosen mask on the device for the whole layer (one host read per layer) and building the bit",
-    "  matrix with coalesced loads are the next steps.",
-    "* Time shares are measured with a device synchronisation around each Gram product and scan, which adds",
-    "  a little to both; bookkeeping is the remainder (0 % where the instrumented parts cover the whole).",
-    "",
-]
-
-
 def render_markdown(reports: dict[str, dict]) -> str:
-    """``docs/benchmarks.md`` from the JSON reports of each machine (name -> report)."""
+    """``docs/benchmarks/figures.md`` from the JSON reports of each machine (name -> report)."""
     lines = [
-        "# Benchmarks",
-        "",
-        "Written by `python -m cascade_core.bench --markdown docs/benchmarks.md` from the JSON reports in",
-        "`docs/benchmarks/`; each report comes from one run on one machine (`--cpu` or `--gpu`), and every",
-        "figure is a ratio of times measured in that run, except absolute GPU times. Data: seeded synthetic",
-        "activations (`cascade_core.synthetic`) with r/T about 0.45, tau = 0.5, float32.",
+        "<!-- Written by `python asv_bench/figures.py --markdown docs/benchmarks/figures.md`; do not edit. -->",
         "",
     ]
     for name, report in sorted(reports.items()):
         for kind, fig in report.items():
             shape = fig["shape"]
             lines += [
-                f"## {name}: {fig['machine']}",
+                f"### {name}: {fig['machine']}",
                 "",
                 f"L = {shape['L']}, T = {shape['T']}, d = {shape['d']}, tau = {shape['tau']}, {shape['dtype']}; "
                 f"mean r/T = {fig['mean_r_over_T']:.3f}.",
@@ -424,7 +369,6 @@ def render_markdown(reports: dict[str, dict]) -> str:
                 ):
                     lines.append(f"| {n} | {1e3 * a:.2f} ms | {1e3 * c:.2f} ms |")
             lines.append("")
-    lines += NOTES
     return "\n".join(lines)
 
 
@@ -438,8 +382,6 @@ _SCALING_KEYS = {"ada": "ada_seconds", "cascade": "cascade_seconds_fixed_r256"}
 
 
 def _cpu_count() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -452,17 +394,17 @@ def _print(title: str, figures: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cascade_core.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python asv_bench/figures.py", description=__doc__.splitlines()[0])
     parser.add_argument("--cpu", action="store_true")
     parser.add_argument("--gpu", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a measurement")
     parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
     parser.add_argument(
-        "--markdown", metavar="PATH", help="render every JSON report in docs/benchmarks/ to PATH, and stop"
+        "--markdown", metavar="PATH", help="render every JSON report in PATH's folder to PATH, and stop"
     )
     args = parser.parse_args(argv)
     if args.markdown:
-        folder = Path(args.markdown).with_suffix("")
+        folder = Path(args.markdown).parent
         reports = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
         Path(args.markdown).write_text(render_markdown(reports))
         print(f"wrote {args.markdown} from {len(reports)} reports in {folder}")

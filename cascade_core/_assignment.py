@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from . import backends
+from ._errors import CascadeInputError
+from ._gram import normalize, similarity_tile, tile_rows, tile_starts
+from ._params import backend_for, check_tile
 from ._xp import Array, array_namespace, device, isin_sorted
-from .gram import normalize, similarity_tile, tile_rows, tile_starts
-from .options import backend_for, check_tile
 
-__all__ = ["assign_normalized", "group_sizes"]
+__all__ = ["assign", "assign_normalized", "group_sizes"]
+
+_DEFAULT = backends.BaseBackend()
 
 
-def assign_normalized(xh: Array, reps: Array, *, tile: int | None) -> Array:
+def assign_normalized(xh: Array, reps: Array, *, tile: int | None, backend=None) -> Array:
     """``a(i) = argmax_{j in R} s_ij`` (ties: lowest index); ``a(j) = j`` for ``j`` in R.
 
     Computed in row tiles of ``rows x r``. `reps` must be increasing, so the
@@ -19,22 +23,18 @@ def assign_normalized(xh: Array, reps: Array, *, tile: int | None) -> Array:
     n = xh.shape[0]
     xr_t = xp.matrix_transpose(xp.take(xh, reps, axis=0))
     step = tile_rows(tile, reps.shape[0])
-    parts = [xp.take(reps, xp.argmax(similarity_tile(xh, xr_t, i, step), axis=1)) for i in tile_starts(n, step)]
+    parts = [
+        xp.take(reps, xp.argmax(similarity_tile(xh, xr_t, i, step, backend=backend), axis=1))
+        for i in tile_starts(n, step)
+    ]
     nearest = xp.concat(parts)
     tokens = xp.arange(n, dtype=xp.int64, device=device(xh))
     return xp.where(isin_sorted(tokens, reps), tokens, nearest)
 
 
 def group_sizes(assignment: Array, reps: Array, *, backend=None) -> Array:
-    """``c_j = |{i : a(i) = j}|`` for each ``j`` of `reps` (in the order of `reps`).
-
-    Uses the backend's kernel when it has one, else sorting and ``searchsorted``.
-    """
-    if backend is not None and hasattr(backend, "group_sizes"):
-        return backend.group_sizes(assignment, reps)
-    xp = array_namespace(assignment, reps)
-    ordered = xp.sort(assignment)
-    return xp.searchsorted(ordered, reps, side="right") - xp.searchsorted(ordered, reps, side="left")
+    """``c_j = |{i : a(i) = j}|`` for each ``j`` of the increasing `reps` (in the order of `reps`)."""
+    return (backend or _DEFAULT).group_sizes(assignment, reps)
 
 
 def assign(
@@ -44,19 +44,19 @@ def assign(
 
     Parameters
     ----------
-    x
-        Activations ``(T, d)``.
-    reps
+    x : array of shape (T, d)
+        Activations.
+    reps : array of int
         Representative token indices, increasing.
     center, backend, tile
         As in :func:`cascade_core.ada`.
 
     Returns
     -------
-    assignment : Array
-        ``(T,)``: the representative of every token.
-    sizes : Array
-        ``(r,)``: the group size of every representative, in the order of `reps`.
+    assignment : array of int64, shape (T,)
+        The representative of every token.
+    sizes : array of int64, shape (r,)
+        The group size of every representative, in the order of `reps`.
 
     Examples
     --------
@@ -73,7 +73,12 @@ def assign(
     xh = normalize(engine.native(x), center=center)
     reps_native = engine.native(reps)
     xp = array_namespace(xh, reps_native)
+    if reps_native.ndim != 1 or not xp.isdtype(reps_native.dtype, "integral"):
+        raise CascadeInputError(
+            f"reps must be a 1-d integer index array, got {reps_native.dtype} of shape {tuple(reps_native.shape)}",
+            param="reps",
+        )
     reps_native = xp.astype(reps_native, xp.int64)
-    assignment = assign_normalized(xh, reps_native, tile=tile)
+    assignment = assign_normalized(xh, reps_native, tile=tile, backend=engine)
     sizes = group_sizes(assignment, reps_native, backend=engine)
     return engine.export(assignment, like=x), engine.export(sizes, like=x)

@@ -1,0 +1,49 @@
+"""Checks of the parameters every entry point shares (SPEC §2, §9), and the backend for an input."""
+
+from __future__ import annotations
+
+import math
+
+from . import backends
+from ._errors import CascadeInputError
+
+__all__ = ["check_tau", "check_tile", "check_positive_int", "check_ratio", "backend_for"]
+
+
+def check_tau(tau: float) -> float:
+    """The threshold as a float in ``(0, 1]``, or a :class:`CascadeInputError`."""
+    try:
+        value = float(tau)
+    except (TypeError, ValueError):
+        raise CascadeInputError(f"tau must be a number in (0, 1], got {tau!r}", param="tau") from None
+    if not (math.isfinite(value) and 0.0 < value <= 1.0):
+        raise CascadeInputError(f"tau must be in (0, 1], got {tau!r}", param="tau")
+    return value
+
+
+def check_positive_int(value, param: str) -> int | None:
+    """None, or a positive int; else a :class:`CascadeInputError` naming `param`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise CascadeInputError(f"{param} must be a positive integer, got {value!r}", param=param)
+    return value
+
+
+def check_tile(tile: int | None) -> int | None:
+    """The tile size: None (the default) or a positive int."""
+    return check_positive_int(tile, "tile")
+
+
+def check_ratio(value, param: str) -> float | None:
+    """None, or a finite number ``>= 0``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value >= 0):
+        raise CascadeInputError(f"{param} must be a number >= 0, got {value!r}", param=param)
+    return float(value)
+
+
+def backend_for(name: str, x) -> backends.Backend:
+    """The backend `name` (or the best for ``"auto"``) for the array `x`."""
+    return backends.resolve(name, x)

@@ -1,0 +1,90 @@
+"""What the command line prints: a run's tables and totals beside the paper's, corpora, sweeps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .tables import aggregate_table, attention_table, layer_table, num, sweep_table, text
+
+__all__ = ["file_text", "totals_text", "attention_text", "aggregate_text", "sweep_text"]
+
+
+def totals_text(entry: dict, paper: dict) -> str:
+    """The run totals of one input, with the paper's ranges beside ours."""
+    t = entry["totals"]
+    lo, hi = paper["savings"]
+    jlo, jhi = paper["mean_jaccard"]
+    lines = [
+        f"{'run totals':<34}{'ours':>10}   paper",
+        f"{'Gram savings':<34}{100 * t['savings']:>9.1f}%   {100 * lo:.0f}-{100 * hi:.0f} %",
+        f"{'mean consecutive Jaccard':<34}{num(t['mean_jaccard']):>10}   {jlo:.2f}-{jhi:.2f}",
+        f"{'mean agreement with ADA':<34}{num(t['mean_agreement']):>10}",
+        f"{'mean consecutive Jaccard of ADA':<34}{num(t['mean_jaccard_ada']):>10}",
+        f"{'mean r/T':<34}{num(t['mean_r_over_T']):>10}",
+        f"{'inner products: cascade / ADA':<34}{t['ops']:>,} / {t['ops_ada']:,}",
+    ]
+    if t["seconds_ada"]:
+        lines.append(
+            f"{'selection time: cascade / ADA':<34}{t['seconds']:.4f} s / {t['seconds_ada']:.4f} s"
+            f" (wall-clock savings {100 * (1 - t['seconds'] / t['seconds_ada']):.1f} %)"
+        )
+    else:
+        lines.append(f"{'selection time':<34}{t['seconds']:.4f} s")
+    return "\n".join(lines)
+
+
+def attention_text(attention: dict) -> str:
+    """The per-layer attention table (SPEC §8) and the overall errors."""
+    lines = ["attention against full (relative Frobenius error, mean per-token cosine; summed over heads)"]
+    lines.append(text(attention_table(attention["records"])))
+    overall = attention["overall"]
+    for name in ("cascade", "ada"):
+        if name in overall:
+            (rr_err, rr_cos), (tr_err, tr_cos) = overall[name]["rr"], overall[name]["tr"]
+            lines.append(
+                f"overall, {name} sets: rr error {rr_err:.4f} (cosine {rr_cos:.4f}), "
+                f"tr error {tr_err:.4f} (cosine {tr_cos:.4f})"
+            )
+    return "\n".join(lines)
+
+
+def file_text(entry: dict, params: dict, paper: dict, *, label: str | None = None) -> str:
+    """One input's header, per-layer table, totals and (if scored) attention."""
+    t = entry["totals"]
+    shape = tuple(entry["input"]["shape"])
+    lines = [
+        f"cascade-core analyze: {label or entry['input']['path']}",
+        f"layout {entry['input']['layout']} {shape}, {t['layers']} layers x {t['slices']} slices, "
+        f"tau {params['tau']:g}, center {'on' if params['center'] else 'off'}, backend {params['backend']}",
+        "",
+        text(layer_table(entry["layers"])),
+        "",
+        totals_text(entry, paper),
+    ]
+    if entry.get("attention"):
+        lines += ["", attention_text(entry["attention"])]
+    return "\n".join(lines)
+
+
+def aggregate_text(doc: dict) -> str:
+    """Across several inputs: mean, std, min and max of the totals, and the pooled savings."""
+    agg = doc["aggregate"]
+    lo, hi = doc["paper"]["savings"]
+    return (
+        text(aggregate_table(agg))
+        + f"\npooled Gram savings: {100 * agg['pooled_savings']:.1f} %  (paper {100 * lo:.0f}-{100 * hi:.0f} %)"
+    )
+
+
+def sweep_text(sweep: dict) -> str:
+    """The sweep's rows, one per tau, and the paper's ranges."""
+    names = ", ".join(Path(f["path"]).name for f in sweep["files"])
+    lo, hi = sweep["paper"]["savings"]
+    jlo, jhi = sweep["paper"]["mean_jaccard"]
+    return "\n".join(
+        [
+            f"cascade-core sweep: {names}",
+            text(sweep_table(sweep["rows"])),
+            f"paper: savings {100 * lo:.0f}-{100 * hi:.0f} %, mean Jaccard {jlo:.2f}-{jhi:.2f}",
+        ]
+    )

@@ -1,0 +1,58 @@
+"""``report.md``: inputs, parameters, totals beside the paper's, per-layer tables, plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .tables import attention_table, inputs_table, layer_table, markdown, num, totals_table
+
+__all__ = ["report_markdown"]
+
+
+def _get(stats: dict | None, key: str):
+    return None if stats is None else stats[key]
+
+
+def _parameters(params: dict, version: str) -> str:
+    return (
+        f"cascade-core {version}, backend `{params['backend']}`, tau = {params['tau']:g}, "
+        f"centring {'on' if params['center'] else 'off'}"
+        + (f", recompute ratio {params['recompute_ratio']:g}" if params.get("recompute_ratio") is not None else "")
+        + (f", ADA every {params['recompute_every']} layers" if params.get("recompute_every") else "")
+        + (f", layers {params['layers']}" if params.get("layers") is not None else "")
+        + "."
+    )
+
+
+def report_markdown(doc: dict, plots: list[str] | None = None) -> str:
+    """A readable summary of a report document (:func:`~cascade_core.report.document`).
+
+    Wall times are left out (they are in ``report.json`` and ``layers.csv``), so
+    the summary of the same input is the same text on every run.
+    """
+    lines = ["# cascade-core report", "", _parameters(doc["params"], doc["library"]["version"]), "", "## Inputs", ""]
+    lines += markdown(inputs_table(doc["files"]))
+    lines += ["", "## Totals", ""]
+    lines += markdown(totals_table(doc))
+    agg = doc["aggregate"]
+    if agg["files"] > 1:
+        lines += [
+            "",
+            f"Pooled over all files (sum of ops): Gram savings {100 * agg['pooled_savings']:.1f} %. "
+            "Min–max over files: savings "
+            f"{100 * agg['savings']['min']:.1f}–{100 * agg['savings']['max']:.1f} %, Jaccard "
+            f"{num(_get(agg['mean_jaccard'], 'min'))}–{num(_get(agg['mean_jaccard'], 'max'))}.",
+        ]
+    for e in doc["files"]:
+        lines += ["", f"## Layers of `{Path(e['input']['path']).name}`", ""]
+        lines += ["Sums over slices; Jaccard and agreement are means over slices.", ""]
+        lines += markdown(layer_table(e["layers"]))
+        attention = e.get("attention")
+        if attention:
+            kind = "causal" if attention["causal"] else "non-causal"
+            lines += ["", f"Attention against full (selection on {attention['select_on']}, {kind}):", ""]
+            lines += markdown(attention_table(attention["records"]))
+    if plots:
+        lines += ["", "## Plots", ""]
+        lines += [f"![{Path(p).stem}]({p})" for p in plots]
+    return "\n".join(lines) + "\n"
