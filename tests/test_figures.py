@@ -1,0 +1,57 @@
+"""The benchmark harness (asv_bench/figures.py): its timing wrapper, a quick run, the rendered tables."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cascade_core as cc
+from cascade_core import synthetic
+from cascade_core._ada import ada_normalized
+from cascade_core._gram import normalize
+
+HARNESS = Path(__file__).resolve().parent.parent / "asv_bench" / "figures.py"
+
+
+@pytest.fixture(scope="module")
+def figures():
+    spec = importlib.util.spec_from_file_location("figures", HARNESS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_timed_backend_times_gram_and_scans_without_changing_results(figures):
+    xh = normalize(synthetic.stacked(1, 300, 32, rep_ratio=0.4)[0])
+    plain = ada_normalized(xh, 0.5, backend=cc.backends.get("numpy"), tile=64)
+    timed = figures.TimedBackend(cc.backends.get("numpy"))
+    got = ada_normalized(xh, 0.5, backend=timed, tile=64)
+    assert got.reps.tolist() == plain.reps.tolist()
+    assert timed.gram > 0 and timed.scan > 0
+    assert timed.name == "numpy"  # everything else is the wrapped backend's
+
+
+def test_quick_cpu_run_and_its_markdown(figures, tmp_path):
+    report = {"cpu": figures.cpu_figures(n_layers=3, n_tokens=256, n_features=32, repeat=1, scaling=False)}
+    fig = report["cpu"]
+    assert fig["shape"] == {"L": 3, "T": 256, "d": 32, "tau": 0.5, "dtype": "float32"}
+    for key in ("ada_layer_over_product", "numba_scan_speedup", "library_speedup_over_naive"):
+        assert np.isfinite(fig[key]) and fig[key] > 0, key
+    assert np.isfinite(fig["wall_over_op_savings"])  # tiny layers: overhead-bound, any sign
+    for share in fig["shares"].values():
+        assert share["gram"] + share["scan"] + share["bookkeeping"] == pytest.approx(1.0)
+    (tmp_path / "cpu.json").write_text(json.dumps(report))
+    out = tmp_path / "figures.md"
+    assert figures.main(["--markdown", str(out)]) == 0
+    text = out.read_text()
+    assert "### cpu: " in text and "| library ADA vs naive (NumPy Gram + Python loop) |" in text
+    assert "Where a layer's time goes" in text
+
+
+def test_the_kept_figures_render_as_committed(figures, tmp_path):
+    """docs/benchmarks/figures.md is what the JSON reports beside it render to."""
+    folder = HARNESS.parent.parent / "docs" / "benchmarks"
+    reports = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+    assert figures.render_markdown(reports) == (folder / "figures.md").read_text()
