@@ -40,7 +40,8 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
 }
 
-autodoc_typehints = "none"
+autodoc_typehints = "signature"
+autodoc_typehints_format = "short"
 autodoc_member_order = "bysource"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False

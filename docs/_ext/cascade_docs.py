@@ -2,6 +2,9 @@
 
 * ``.. cascade-cli:: analyze`` renders ``cascade-core analyze --help`` from the
   parser itself, so the command-line reference cannot drift from the code.
+* Every "SPEC §n" (or "SPEC §n.m") in running text, docstrings included,
+  becomes a link to that section of :doc:`spec` (anchors ``spec-n``,
+  ``spec-n-m``); a citation of a section the page lacks fails the build.
 * At build start, the Overview's figure is drawn from the bundled sample
   (``_generated/sets_across_layers.png``).
 """
@@ -9,10 +12,17 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from docutils import nodes
+from sphinx import addnodes
+from sphinx.transforms import SphinxTransform
 from sphinx.util.docutils import SphinxDirective
+
+SPEC_CITATION = re.compile(r"SPEC §(\d+)(?:\.(\d+))?")
+#: Nodes whose text is left alone (code, existing links).
+_VERBATIM = (nodes.literal, nodes.literal_block, nodes.reference, addnodes.pending_xref, nodes.raw, nodes.comment)
 
 
 class CascadeCli(SphinxDirective):
@@ -31,6 +41,40 @@ class CascadeCli(SphinxDirective):
         return [nodes.literal_block(text, text, language="text")]
 
 
+class LinkSpecCitations(SphinxTransform):
+    """Turn "SPEC §n" in text into references to the section's anchor on the spec page."""
+
+    default_priority = 400
+
+    def apply(self) -> None:
+        for text in list(self.document.findall(nodes.Text)):
+            parent = text.parent
+            if parent is None or any(isinstance(a, _VERBATIM) for a in _ancestors(text)):
+                continue
+            value = str(text)
+            if "SPEC §" not in value:
+                continue
+            pieces, last = [], 0
+            for match in SPEC_CITATION.finditer(value):
+                pieces.append(nodes.Text(value[last : match.start()]))
+                target = "spec-" + match.group(1) + (f"-{match.group(2)}" if match.group(2) else "")
+                ref = addnodes.pending_xref(
+                    "", refdomain="std", reftype="ref", reftarget=target, refexplicit=True, refwarn=True
+                )
+                ref += nodes.inline(match.group(0), match.group(0))
+                pieces.append(ref)
+                last = match.end()
+            pieces.append(nodes.Text(value[last:]))
+            parent.replace(text, [p for p in pieces if not (isinstance(p, nodes.Text) and not str(p))])
+
+
+def _ancestors(node):
+    node = node.parent
+    while node is not None:
+        yield node
+        node = node.parent
+
+
 def draw_sets(app) -> None:
     """Representatives of the bundled sample's first text at every layer: cascade and ADA."""
     import matplotlib
@@ -39,7 +83,7 @@ def draw_sets(app) -> None:
     import matplotlib.pyplot as plt
 
     import cascade_core as cc
-    from cascade_core.io import load, sample_path
+    from cascade_core import load, sample_path
 
     out = Path(app.srcdir) / "_generated" / "sets_across_layers.png"
     out.parent.mkdir(exist_ok=True)
@@ -72,5 +116,6 @@ def draw_sets(app) -> None:
 
 def setup(app):
     app.add_directive("cascade-cli", CascadeCli)
+    app.add_transform(LinkSpecCitations)
     app.connect("builder-inited", draw_sets)
     return {"parallel_read_safe": True, "version": "1"}
