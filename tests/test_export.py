@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from cascade_core import load
+from cascade_core import Analysis, analyze_file, load
 from cascade_core.cli import main
 
 torch = pytest.importorskip("torch")
@@ -73,9 +73,11 @@ def test_minilm_hidden_states_and_qkv(tmp_path, texts, capsys):
     manual = manual.reshape(2, -1, 12, 32).permute(0, 2, 1, 3).numpy()
     np.testing.assert_allclose(q.layers[2], manual, rtol=1e-5, atol=1e-5)
 
-    # The exported file is what analyze reads by default.
+    # The exported file is what analyze reads by default, and its views carry the token text.
     assert main(["analyze", str(out)]) == 0
     assert "Gram savings" in capsys.readouterr().out
+    views = analyze_file(out, Analysis(tau=0.7, views=True)).views
+    assert [v.tokens for v in views] == [row[:n] for row, n in zip(meta["tokens"], data.lengths, strict=True)]
 
 
 def tiny_model(tmp_path, kind):
