@@ -218,7 +218,7 @@ def token_views(
     for where in sorted(result.sets):
         groups = [_ints(a) for a in result.assignments[where]]
         positions = _positions(where, len(groups[0]), lengths, mask)
-        if lengths is not None and len(positions) != int(lengths[where[0]]):
+        if lengths is not None and where and len(positions) != int(lengths[where[0]]):
             raise CascadeInputError(f"lengths give {int(lengths[where[0]])} tokens, the run had {len(positions)}")
         has_ada = bool(result.reference_sets) and where in result.reference_assignments
         view = TokenView(

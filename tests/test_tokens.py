@@ -289,3 +289,37 @@ def test_existing_views_are_not_overwritten(tmp_path, capsys):
     assert [p.name for p in out_dir.iterdir()] == ["view_s2.html"]
     assert main(["analyze", "--out", str(out_dir), "--force", "--quiet"]) == 0
     assert (out_dir / "view_s2.html").read_text().startswith("<!doctype html>")
+
+
+def test_write_outputs_checks_every_file_before_the_first(tmp_path):
+    from cascade_core.report import write_outputs
+
+    (tmp_path / "b.html").write_text("mine")
+    files = {"a.html": "new", "b.html": "new", "c.png": b"new"}
+    with pytest.raises(CascadeInputError, match="b.html: exists"):
+        write_outputs(str(tmp_path), None, "", lambda: files, force=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.html"] and (tmp_path / "b.html").read_text() == "mine"
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "hdf5", "torch", "npz"])
+def test_token_text_from_every_format(tmp_path, fmt):
+    """The formats page's promise: a ``tokens`` metadata entry is read from each format's own metadata."""
+    x = synthetic.stacked(3, 2 * 6, 8, seed=4).reshape(3, 2, 6, 8)
+    tokens = [[f"a{t}" for t in range(6)], [f"b{t}" for t in range(6)]]
+    path = tmp_path / f"acts.{ {'hdf5': 'h5', 'torch': 'pt'}.get(fmt, fmt) }"
+    if fmt == "safetensors":
+        from safetensors.numpy import save_file
+
+        save_file({"hidden_states": x}, str(path), metadata={"tokens": json.dumps(tokens)})
+    elif fmt == "hdf5":
+        h5py = pytest.importorskip("h5py")
+        with h5py.File(path, "w") as handle:
+            handle["hidden_states"] = x
+            handle.attrs["tokens"] = json.dumps(tokens)
+    elif fmt == "torch":
+        torch = pytest.importorskip("torch")
+        torch.save({"hidden_states": torch.from_numpy(x), "metadata": {"tokens": tokens}}, path)
+    else:
+        np.savez(path, hidden_states=x, metadata=np.array(json.dumps({"tokens": tokens})))
+    views = cc.analyze_file(path, cc.Analysis(tau=0.5, views=True)).views
+    assert [v.tokens for v in views] == tokens

@@ -241,12 +241,17 @@ def heatmap_png(view: TokenView, *, title: str) -> bytes:
     return _png(fig)
 
 
-def view_name(kind: str, path: str, where: tuple[int, ...], stem: str | None) -> str:
+def view_name(kind: str, where: tuple[int, ...], stem: str | None = None) -> str:
     """The file name of one sequence's page (``kind="view"``, ``.html``) or heatmap (``"tokens"``, ``.png``).
 
     ``view_s0.html`` for sequence 0 of a single input (``view_s0_h3.html``
     for head 3, ``view.html`` for an input of one sequence); with several
-    inputs the file's stem comes first: ``view_prompt1_s0.html``.
+    inputs the file's `stem` comes first: ``view_prompt1_s0.html``.
+
+    Examples
+    --------
+    >>> view_name("view", (0, 3)), view_name("tokens", (), "prompt1")
+    ('view_s0_h3.html', 'tokens_prompt1.png')
     """
     suffix = ".html" if kind == "view" else ".png"
     parts = [kind] + ([stem] if stem else []) + [f"{axis}{i}" for axis, i in zip("sh", where, strict=False)]
@@ -306,8 +311,8 @@ def view_files(doc: dict, views: list[list[TokenView]]) -> tuple[dict[str, str |
     for entry, stem, file_views in zip(doc["files"], stems, views, strict=True):
         for view in file_views:
             heading = _heading(entry, view)
-            page = view_name("view", view.path, view.slice, stem)
-            image = view_name("tokens", view.path, view.slice, stem)
+            page = view_name("view", view.slice, stem)
+            image = view_name("tokens", view.slice, stem)
             files[page] = view_page(view, title=heading, tau=tau, details=_details(entry))
             files[image] = heatmap_png(view, title=f"Representatives of {heading} at every layer, tau = {tau:g}")
             entries.append({"title": heading, "page": page, "heatmap": image})
