@@ -250,6 +250,7 @@ def view_name(kind: str, where: tuple[int, ...], stem: str | None = None) -> str
 
     Examples
     --------
+    >>> from cascade_core.report.view import view_name
     >>> view_name("view", (0, 3)), view_name("tokens", (), "prompt1")
     ('view_s0_h3.html', 'tokens_prompt1.png')
     """
