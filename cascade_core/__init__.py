@@ -22,6 +22,9 @@ SPEC §8    :func:`full_attention`, :func:`rr_attention`, :func:`tr_attention` (
 SPEC §9    :class:`CascadeInputError` (``_errors``), dtypes (``_dtypes``)
 =========  ==============================================================
 
+Per-token views of a run (sets, groups, token text), as a table:
+:func:`token_views`, :func:`token_table` (``_tokens``).
+
 Subpackages: :mod:`cascade_core.backends` (the backend registry),
 :mod:`cascade_core.report` (documents, tables, plots),
 :mod:`cascade_core.synthetic` (seeded test data), :mod:`cascade_core.cli`.
@@ -51,6 +54,7 @@ from ._metrics import LayerRecord, RunTotals, jaccard
 from ._quality import AttentionRecord, attention_layers
 from ._runner import RunResult, run
 from ._stack import LayerStack
+from ._tokens import TokenView, token_table, token_views
 from ._version import __version__
 
 __all__ = [
@@ -68,6 +72,7 @@ __all__ = [
     "RunResult",
     "RunTotals",
     "Selection",
+    "TokenView",
     "__version__",
     "ada",
     "ada_ops",
@@ -91,6 +96,8 @@ __all__ = [
     "run",
     "sample_path",
     "sweep",
+    "token_table",
+    "token_views",
     "tr_attention",
     "write_atomic",
 ]

@@ -16,6 +16,7 @@ import functools
 import glob
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ._analysis import Analysis, AttentionOptions, analyze_file, sweep
@@ -26,6 +27,7 @@ from ._version import __version__
 from .report import (
     REPORT_FILES,
     SWEEP_FILES,
+    VIEW_PATTERNS,
     aggregate_text,
     check_outputs,
     document,
@@ -125,7 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--attention", action="store_true", help="score rr and tr attention against full (needs q, k, v in FILE)"
     )
     _add_attention_options(attention)
-    _add_output_options(analyze, "report.json, layers.csv, report.md and PNG plots")
+    _add_output_options(analyze, "report.json, layers.csv, report.md, PNG plots and the token views")
+    analyze.add_argument(
+        "--view",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with --out: one HTML page and one heatmap PNG per sequence, the tokens chosen at every layer "
+        "(default on)",
+    )
 
     sweep_parser = commands.add_parser(
         "sweep",
@@ -305,9 +314,11 @@ class _Progress:
 
 
 def _analyze(args) -> None:
-    analysis = _analysis(args, check_tau(args.tau))
+    views = bool(args.out) and args.view
+    analysis = replace(_analysis(args, check_tau(args.tau)), views=views)
     paths = _expand(args.files)
-    check_outputs(args.out, args.json, REPORT_FILES, paths, force=args.force)
+    patterns = VIEW_PATTERNS if views else ()
+    check_outputs(args.out, args.json, REPORT_FILES, paths, force=args.force, patterns=patterns)
     progress = _Progress(args.quiet or args.format == "json")
     reports = []
     try:
@@ -326,7 +337,8 @@ def _analyze(args) -> None:
         if len(reports) > 1:
             print()
             print(aggregate_text(doc))
-    written = write_outputs(args.out, args.json, to_json(doc), lambda: report_files(doc), force=args.force)
+    folder = functools.partial(report_files, doc, [r.views for r in reports] if views else None)
+    written = write_outputs(args.out, args.json, to_json(doc), folder, force=args.force)
     if written and args.format == "table":
         print("\nwrote " + ", ".join(written))
 

@@ -2,8 +2,8 @@
 
 Each ``.. code-block:: console`` line that starts with ``$ `` is a command.
 A page's commands run in order in one bash session (``set -e``): the model
-and formats tutorials in an empty temporary folder, the asv tutorial from the
-repository root. Two kinds of line are not run here, and say why:
+tutorial, the formats and token-view pages and the overview in an empty
+temporary folder, the asv tutorial from the repository root. Two kinds of line are not run here, and say why:
 
 * ``pip install ...``: this environment *is* that install;
 * the two commands of the Overview (the README's), which ``.ci/run`` runs
@@ -26,7 +26,7 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
-PAGES = {"tutorial_model": "temp", "formats": "temp", "tutorial_asv": "repo", "index": "temp"}
+PAGES = {"tutorial_model": "temp", "formats": "temp", "tutorial_asv": "repo", "index": "temp", "view": "temp"}
 README_COMMANDS = {
     "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/cascade-core analyze",
     'python3 -m venv .venv && .venv/bin/pip install -e ".[test]" && .venv/bin/python -m pytest',
