@@ -20,16 +20,18 @@ SPEC §6    :func:`ada_ops`, :func:`cascade_ops` ... (``_accounting``)
 SPEC §7    :class:`LayerRecord`, :class:`RunTotals`, :func:`jaccard` (``_metrics``)
 SPEC §8    :func:`full_attention`, :func:`rr_attention`, :func:`tr_attention` (``_attention``)
 SPEC §9    :class:`CascadeInputError` (``_errors``), dtypes (``_dtypes``)
+SPEC §10   :mod:`selectors`, :func:`compare` (``_compare``, ``_set_figures``)
 =========  ==============================================================
 
 Subpackages: :mod:`cascade_core.backends` (the backend registry),
+:mod:`cascade_core.selectors` (token selectors compared, SPEC §10),
 :mod:`cascade_core.report` (documents, tables, plots),
 :mod:`cascade_core.synthetic` (seeded test data), :mod:`cascade_core.cli`.
 """
 
 from __future__ import annotations
 
-from . import backends
+from . import backends, selectors
 from ._accounting import ada_ops, assign_ops, cascade_ops, gram_savings
 from ._ada import Selection, ada
 from ._analysis import Analysis, AttentionOptions, FileReport, analyze_file, sweep
@@ -43,6 +45,16 @@ from ._attention import (
     tr_attention,
 )
 from ._cascade import CascadeStep, RecomputePolicy, cascade
+from ._compare import (
+    AttentionRow,
+    CompareOptions,
+    Comparison,
+    FileComparison,
+    SelectorRecord,
+    SelectorTotals,
+    compare,
+    compare_file,
+)
 from ._errors import CascadeInputError
 from ._export import export_hf
 from ._gram import normalize
@@ -59,14 +71,20 @@ __all__ = [
     "AttentionOptions",
     "AttentionQuality",
     "AttentionRecord",
+    "AttentionRow",
     "CascadeInputError",
     "CascadeStep",
+    "CompareOptions",
+    "Comparison",
+    "FileComparison",
     "FileReport",
     "LayerRecord",
     "LayerStack",
     "RecomputePolicy",
     "RunResult",
     "RunTotals",
+    "SelectorRecord",
+    "SelectorTotals",
     "Selection",
     "__version__",
     "ada",
@@ -80,6 +98,8 @@ __all__ = [
     "backends",
     "cascade",
     "cascade_ops",
+    "compare",
+    "compare_file",
     "describe",
     "export_hf",
     "full_attention",
@@ -90,6 +110,7 @@ __all__ = [
     "rr_attention",
     "run",
     "sample_path",
+    "selectors",
     "sweep",
     "tr_attention",
     "write_atomic",
