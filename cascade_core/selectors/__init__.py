@@ -126,7 +126,9 @@ def names() -> list[str]:
 def get(name: str) -> type[Selector]:
     """The selector class registered as `name`."""
     if name not in _REGISTRY:
-        raise CascadeInputError(f"unknown selector {name!r}; choose from {', '.join(_REGISTRY)}", param="selectors")
+        raise CascadeInputError(
+            f"selectors: unknown selector {name!r}; choose from {', '.join(_REGISTRY)}", param="selectors"
+        )
     return _REGISTRY[name]
 
 
@@ -160,7 +162,7 @@ def make(spec: str | Selector) -> Selector:
     if isinstance(spec, Selector):
         return spec
     if not isinstance(spec, str) or not spec.strip():
-        raise CascadeInputError(f"a selector is a name such as 'tome', got {spec!r}", param="selectors")
+        raise CascadeInputError(f"selectors: a selector is a name such as 'tome', got {spec!r}", param="selectors")
     name, *options = spec.strip().split(":")
     cls = get(name)
     known = {f.name for f in fields(cls)} if is_dataclass(cls) else set()
@@ -170,14 +172,16 @@ def make(spec: str | Selector) -> Selector:
         if not sep or key not in known:
             allowed = ", ".join(sorted(known)) or "none"
             raise CascadeInputError(
-                f"selector {name!r} has no parameter {key!r} (parameters: {allowed}); write name:field=value",
+                f"selectors: {name!r} has no parameter {key!r} (parameters: {allowed}); write NAME:PARAM=VALUE",
                 param="selectors",
             )
         params[key] = _value(text)
     try:
         return cls(**params)
+    except CascadeInputError:
+        raise
     except (TypeError, ValueError) as err:
-        raise CascadeInputError(f"selector {spec!r}: {err}", param="selectors") from None
+        raise CascadeInputError(f"selectors: {spec!r}: {err}", param="selectors") from None
 
 
 from . import ada_degree, adapters, divprune, pivoted_qr, simple, tome, topk_reuse  # noqa: E402  (they register)

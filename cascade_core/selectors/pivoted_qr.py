@@ -8,6 +8,12 @@ NumPy arrays only: neither the array API, CuPy nor PyTorch has a pivoted
 QR, and moving a GPU layer to the host behind the caller's back would
 measure the transfer, so other backends are refused before any work.
 
+The first step is a tie: every column of ``X̂ᵀ`` has norm 1 (or 0), and
+``geqp3`` would break it by rounding (which unit row came out a bit longer).
+SPEC §10 breaks ties to the lowest index, so the first pivot is the first
+nonzero token, and ``geqp3`` runs on the other columns with that token's
+direction projected out: the same steps, its first one taken by the rule.
+
 Cost: the FLOPs of Householder QR with pivoting stopped after ``r`` steps,
 ``sum_{j<r} 4 (d - j)(T - j)`` (Golub and Van Loan, §5.4.2:
 ``4 d T r - 2 r² (d + T) + 4 r³ / 3``), whatever LAPACK computes beyond.
@@ -71,10 +77,16 @@ class PivotedQR(Selector):
                 param="backend",
             )
         n, d = xh.shape
-        _, pivots = _qr()(xp.matrix_transpose(xh), mode="r", pivoting=True, check_finite=False)
-        pivots = xp.asarray(pivots)
-        reps = xp.sort(xp.astype(pivots[: layer.r], xp.int64))
-        return Pick(reps, cost=qr_flops(d, n, layer.r))
+        tokens = xp.arange(n, dtype=xp.int64)
+        first = int(xp.argmax(xp.vecdot(xh, xh, axis=-1) > 0.5))  # the first unit row (0 if every row is zero)
+        rest = xp.take(tokens, xp.nonzero(tokens != first)[0])
+        chosen = xp.asarray([first], dtype=xp.int64)
+        if layer.r > 1:
+            others = xp.take(xh, rest, axis=0)
+            others = others - (others @ xh[first, :])[:, None] * xh[first, :][None, :]
+            _, pivots = _qr()(xp.matrix_transpose(others), mode="r", pivoting=True, check_finite=False)
+            chosen = xp.concat([chosen, xp.take(rest, xp.astype(xp.asarray(pivots[: layer.r - 1]), xp.int64))])
+        return Pick(xp.sort(chosen), cost=qr_flops(d, n, layer.r))
 
 
 SELECTORS = (PivotedQR,)

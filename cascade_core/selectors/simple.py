@@ -55,7 +55,7 @@ class Random(Selector):
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise CascadeInputError(f"random: seed must be an integer, got {self.seed!r}", param="selectors")
+            raise CascadeInputError(f"selectors: random:seed must be an integer, got {self.seed!r}", param="selectors")
 
     def select(self, layer: LayerInput, state: Any) -> Pick:
         xp = array_namespace(layer.xh)

@@ -79,7 +79,7 @@ class TopkReuse(Selector):
     def __post_init__(self) -> None:
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
             raise CascadeInputError(
-                f"topk-reuse: every must be a positive integer, got {self.every!r}", param="selectors"
+                f"selectors: topk-reuse:every must be an integer >= 1, got {self.every!r}", param="selectors"
             )
 
     def select(self, layer: LayerInput, state: Any) -> Pick:
