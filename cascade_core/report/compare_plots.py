@@ -44,17 +44,19 @@ def _per_layer(doc: dict, key: str) -> dict[str, tuple[list[int], list[float]]]:
     return out
 
 
-def _layer_plot(plt, doc, key, title, ylabel, styles, *, ylim=None):
+def _layer_plot(plt, doc, key, title, ylabel, styles, *, top=None):
+    """One line per selector of ``row[key]`` across layers; the y axis from just below the lowest value."""
     fig, ax = plt.subplots(figsize=SIZE)
     n = len(doc["files"])
     ax.set_title(title + (f" (mean of {n} files)" if n > 1 else ""))
     ax.set_xlabel("layer")
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    for label, (layers, values) in _per_layer(doc, key).items():
+    series = _per_layer(doc, key)
+    for label, (layers, values) in series.items():
         ax.plot(layers, values, label=label, **styles[label])
-    if ylim is not None:
-        ax.set_ylim(*ylim)
+    lowest = min((min(values) for _, values in series.values()), default=0.0)
+    ax.set_ylim(max(0.0, lowest - 0.05), top)
     ax.legend(fontsize=8, ncol=2, loc="best")
     return _png(fig)
 
@@ -70,16 +72,15 @@ def _cost_plot(plt, doc, styles):
     for row in points:
         x = row["flops"] if row["flops"] > 0 else floor
         on_front = row["selector"] in front
+        name = row["selector"] + (" (0 FLOPs)" if row["flops"] == 0 else "") + (" *" if on_front else "")
         ax.scatter([x], [row[metric]], s=70 if on_front else 40, color=styles[row["selector"]]["color"],
-                   edgecolors="black" if on_front else "none", zorder=3)  # fmt: skip
-        name = row["selector"] + (" (0 FLOPs)" if row["flops"] == 0 else "")
-        ax.annotate(name, (x, row[metric]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+                   edgecolors="black" if on_front else "none", zorder=3, label=name)  # fmt: skip
     ordered = sorted((row for row in points if row["selector"] in front), key=lambda row: row["flops"])
     if ordered:
         xs = [row["flops"] if row["flops"] > 0 else floor for row in ordered]
         ys = [row[metric] for row in ordered]
-        ax.step(xs, ys, where="post", color="black", linewidth=1, linestyle=":", label="Pareto front", zorder=1)
-        ax.legend(loc="upper right", fontsize=8)
+        ax.step(xs, ys, where="post", color="black", linewidth=1, linestyle=":", label="Pareto front (*)", zorder=1)
+    ax.legend(fontsize=8, ncol=2, loc="best")
     ax.set_xscale("log")
     ax.set_xlabel("selection cost (FLOPs, log scale, summed over layers and slices)")
     if metric == "rr_error":
@@ -103,21 +104,14 @@ def compare_plots(doc: dict) -> dict[str, bytes]:
     )
     styles = _styles(labels)
     tau = doc["params"]["tau"]
+    residual = "Residual ‖X̂ − X̂P_S‖_F / ‖X̂‖_F per layer"
     return {
         "cost_vs_error.png": _cost_plot(plt, doc, styles),
         "coverage.png": _layer_plot(
-            plt,
-            doc,
-            "coverage",
-            f"Coverage at tau = {tau:g} per layer",
-            "share of tokens covered",
-            styles,
-            ylim=(0, 1.03),
-        ),  # fmt: skip
-        "residual.png": _layer_plot(
-            plt, doc, "residual", "Residual ‖X̂ − X̂P_S‖_F / ‖X̂‖_F per layer", "residual", styles, ylim=(0, None)
+            plt, doc, "coverage", f"Coverage at tau = {tau:g} per layer", "share", styles, top=1.02
         ),
+        "residual.png": _layer_plot(plt, doc, "residual", residual, "residual", styles),
         "jaccard.png": _layer_plot(
-            plt, doc, "jaccard_prev", "Consecutive-layer Jaccard J(S_l-1, S_l)", "Jaccard", styles, ylim=(0, 1.03)
+            plt, doc, "jaccard_prev", "Consecutive-layer Jaccard J(S_l-1, S_l)", "Jaccard", styles, top=1.02
         ),
     }

@@ -18,19 +18,17 @@ compare --selectors`` read the registry, and :func:`register` adds your own:
 ``random``      budget  r tokens drawn uniformly, seeded
 ==============  ======  ====================================================
 
-Adding a selector
------------------
-1. Write a dataclass subclassing :class:`Selector` with ``name``, ``takes``
-   (``"budget"`` or ``"tau"``), ``cost_unit`` and ``source``, and implement
-   ``select(layer, state) -> Pick`` against the array API (take the namespace
-   from ``layer.xh``; return increasing ``int64`` indices; ties to the lowest
-   index).
-2. ``register(MySelector)``; it is then a name for ``compare`` and the
-   command line (its fields become ``name:field=value`` options).
-3. Test it against a slow reference (the project's ``tests/naive.py``) and
-   the set properties (sizes, increasing, groups that partition the tokens).
-4. Built-in ones only: a module here, its import below, a row in the table
-   above and in the docs' "Selectors compared" page.
+To add one: (1) write a dataclass subclassing :class:`Selector` with
+``name``, ``takes`` (``"budget"`` or ``"tau"``), ``cost_unit`` and
+``source``, and implement ``select(layer, state) -> Pick`` against the array
+API (the namespace from ``layer.xh``; increasing ``int64`` indices; ties to
+the lowest index); (2) ``register(MySelector)``: it is then a name for
+:func:`cascade_core.compare` and the command line, and its fields become
+``name:field=value`` options; (3) test it against a slow reference and the
+set properties (size, increasing, groups that partition the tokens), as the
+project's ``tests/test_selectors.py`` does; (4) a built-in one also gets a
+module here, its import below, a row in the table above and its rule and
+source in the documentation's "Selectors compared".
 
 Examples
 --------
@@ -56,7 +54,7 @@ from __future__ import annotations
 from dataclasses import fields, is_dataclass
 
 from .._errors import CascadeInputError
-from .._xp import array_namespace
+from .._xp import array_namespace, device
 from .base import BUDGET, COST_UNITS, THRESHOLD, LayerInput, Pick, Selector, apply, cost_flops, step, top_r
 
 __all__ = [
@@ -68,6 +66,7 @@ __all__ = [
     "Selector",
     "apply",
     "array_namespace",
+    "device",
     "cost_flops",
     "get",
     "make",
