@@ -355,3 +355,23 @@ def test_compare_per_head_on_an_exported_model(minilm, capsys):
     records = doc["files"][0]["records"]
     assert {len(rec["slice"]) for rec in records} == {2}  # (sequence, head)
     assert doc["params"]["select_on"] == "k" and doc["params"]["attention"]
+
+
+def test_compare_several_files_pools_them(tmp_path, capsys):
+    paths = []
+    for seed in (0, 1):
+        path = tmp_path / f"x{seed}.npy"
+        np.save(path, drifting_layers(seed=seed, n_layers=3, batch=1, n=20, d=5)[:, 0])
+        paths.append(str(path))
+    out, _ = cli(capsys, "compare", *paths, "--selectors", "ada,cascade,divprune", "--tau", "0.5", "--quiet")
+    assert out.count("cascade-core compare: ") == 2 and "all 2 files, pooled" in out
+    out, _ = cli(capsys, "compare", *paths, "--selectors", "ada,divprune", "--tau", "0.5", "--format", "json")
+    doc = json.loads(out)
+    jsonschema.validate(doc, schema())
+    pooled = {row["selector"]: row for row in doc["aggregate"]["summary"]}
+    per_file = [{row["selector"]: row for row in entry["summary"]} for entry in doc["files"]]
+    assert pooled["divprune"]["cost"] == sum(f["divprune"]["cost"] for f in per_file)
+    tokens = [f["ada"]["tokens"] for f in per_file]
+    assert pooled["divprune"]["coverage"] == pytest.approx(
+        sum(f["divprune"]["coverage"] * n for f, n in zip(per_file, tokens, strict=True)) / sum(tokens)
+    )

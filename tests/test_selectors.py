@@ -433,3 +433,31 @@ def test_register_refuses_what_is_not_a_selector():
 
     with pytest.raises(CascadeInputError, match="takes must be"):
         selectors.register(BadTakes)
+
+
+@pytest.mark.parametrize(
+    "reps, groups, cost, message",
+    [
+        ([2, 1], None, 0, "increasing token indices in 0 .. 3"),
+        ([1, 4], None, 0, "increasing token indices in 0 .. 3"),
+        ([], None, 0, "nonempty 1-d index array"),
+        ([0, 2], [0, 0, 1, 2], 0, "groups must give every token a member"),
+        ([0, 2], [0, 0, 0, 0], 0, "groups must give every token a member"),  # 2 is not its own
+        ([0, 2], None, -1, "cost must be an int >= 0"),
+        ([0, 2], None, 1.5, "cost must be an int >= 0"),
+    ],
+)
+def test_a_selectors_pick_is_checked(reps, groups, cost, message):
+    @dataclass
+    class Broken(selectors.Selector):
+        name = "test-broken"
+        takes = "budget"
+
+        def select(self, layer, state):
+            xp = selectors.array_namespace(layer.xh)
+            as_array = None if groups is None else xp.asarray(groups, dtype=xp.int64)
+            return selectors.Pick(xp.asarray(reps, dtype=xp.int64), groups=as_array, cost=cost)
+
+    with pytest.raises(CascadeInputError, match=message) as info:
+        selectors.apply(Broken(), np.eye(4), r=2)
+    assert info.value.param == "selectors"

@@ -157,8 +157,16 @@ def compare_csv(doc: dict) -> str:
     return buffer.getvalue()
 
 
+def _down(value: float | None, digits: int = 4) -> str:
+    """A similarity rounded down, so a largest similarity below tau never prints as tau."""
+    return "-" if value is None else f"{math.floor(value * 10**digits) / 10**digits:.{digits}f}"
+
+
 def summary_table(summary: list[dict], *, times: bool = True) -> Table:
-    """One row per selector: size, cost, time, the figures of SPEC §10 and the attention errors; ``*`` on the front."""
+    """One row per selector: size, cost, time, the figures of SPEC §10 and the attention errors; ``*`` on the front.
+
+    The largest similarity inside the set is rounded down (a set below tau never shows tau).
+    """
     head = ["selector", "takes", "r/T", "cost", "unit", "GFLOP"]
     head += ["time (s)"] if times else []
     head += ["J(prev)", "coverage", "max s in set", "residual", "rr err", "tr err", "front"]
@@ -176,7 +184,7 @@ def summary_table(summary: list[dict], *, times: bool = True) -> Table:
         cells += [
             num(row["mean_jaccard"]),
             num(row["coverage"]),
-            num(row["max_inside"]),
+            _down(row["max_inside"]),
             num(row["residual"]),
             num(row["rr_error"], 4),
             num(row["tr_error"], 4),

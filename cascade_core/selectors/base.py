@@ -19,7 +19,7 @@ from .._assignment import assign_normalized
 from .._errors import CascadeInputError
 from .._gram import normalize
 from .._params import backend_for, check_tau, check_tile
-from .._xp import Array, array_namespace
+from .._xp import Array, array_namespace, isin_sorted
 
 __all__ = [
     "BUDGET",
@@ -240,14 +240,33 @@ def step(selector: Selector, layer: LayerInput, state: Any = None) -> tuple[Pick
     seconds = time.perf_counter() - start
     xp = array_namespace(layer.xh)
     reps = xp.astype(pick.reps, xp.int64)
-    groups = pick.groups
-    if groups is None:
+    _check_pick(selector, reps, pick, layer.n_tokens)
+    if pick.groups is None:
         groups = assign_normalized(layer.xh, reps, tile=layer.tile, backend=backend)
-    if not isinstance(pick.cost, int) or isinstance(pick.cost, bool) or pick.cost < 0:
+    else:
+        groups = xp.astype(pick.groups, xp.int64)
+        if groups.shape != (layer.n_tokens,) or not bool(
+            xp.all(isin_sorted(groups, reps)) & xp.all(xp.take(groups, reps) == reps)
+        ):
+            raise CascadeInputError(
+                f"selector {selector.name!r}: groups must give every token a member of the set (members their own)",
+                param="selectors",
+            )
+    return replace(pick, reps=reps, groups=groups), seconds
+
+
+def _check_pick(selector: Selector, reps: Array, pick: Pick, n_tokens: int) -> None:
+    """Refuse a pick that is not a nonempty increasing set of token indices, or a cost that is not an int."""
+    xp = array_namespace(reps)
+    name = selector.name
+    if reps.ndim != 1 or reps.shape[0] == 0:
+        raise CascadeInputError(f"selector {name!r}: the set must be a nonempty 1-d index array", param="selectors")
+    if int(reps[0]) < 0 or int(reps[-1]) >= n_tokens or not bool(xp.all(reps[1:] > reps[:-1])):
         raise CascadeInputError(
-            f"selector {selector.name!r} returned a cost that is not an int >= 0", param="selectors"
+            f"selector {name!r}: the set must be increasing token indices in 0 .. {n_tokens - 1}", param="selectors"
         )
-    return replace(pick, reps=reps, groups=xp.astype(groups, xp.int64)), seconds
+    if not isinstance(pick.cost, int) or isinstance(pick.cost, bool) or pick.cost < 0:
+        raise CascadeInputError(f"selector {name!r}: cost must be an int >= 0", param="selectors")
 
 
 def apply(
