@@ -542,26 +542,7 @@ def compare(
                 label = selector.label()
                 if label not in sets:
                     continue  # the budget source, run for its size only
-                prev = previous[label].get(where)
-                residual_sq, norm_sq = residual(xh, pick.reps)
-                records.append(
-                    SelectorRecord(
-                        selector=label,
-                        layer=layer_index,
-                        slice=tuple(where),
-                        T=xh.shape[0],
-                        r=pick.reps.shape[0],
-                        budget=r,
-                        cost=pick.cost,
-                        flops=cost_flops(selector.cost_unit, pick.cost, base),
-                        seconds=seconds,
-                        jaccard_prev=None if prev is None else jaccard(prev, pick.reps),
-                        covered=coverage(xh, pick.reps, tau, backend=engine, tile=tile),
-                        max_inside=largest_inside(xh, pick.reps, backend=engine, tile=tile),
-                        residual_sq=residual_sq,
-                        norm_sq=norm_sq,
-                    )
-                )
+                records.append(_record(label, selector, pick, seconds, replace(base, r=r), previous[label].get(where)))
                 previous[label][where] = pick.reps
                 reps_at, groups_at = _to_positions(pick.reps, positions), _to_positions(pick.groups, positions)
                 picks_here[label][where if where else (0,)] = (reps_at, groups_at)
@@ -593,6 +574,28 @@ def compare(
         params["layers"] = layer_ids
     totals = {s.label(): selector_totals(s, records, rows) for s in chosen}
     return Comparison(chosen, records, rows, totals, sets, groups, params, layer_ids)
+
+
+def _record(label: str, selector: Selector, pick, seconds: float, layer: LayerInput, prev) -> SelectorRecord:
+    """The figures of SPEC §10 of one pick (`prev`: the same slice's set at the previous layer, or None)."""
+    xh, reps = layer.xh, pick.reps
+    residual_sq, norm_sq = residual(xh, reps)
+    return SelectorRecord(
+        selector=label,
+        layer=layer.layer,
+        slice=layer.where,
+        T=xh.shape[0],
+        r=reps.shape[0],
+        budget=layer.r,
+        cost=pick.cost,
+        flops=cost_flops(selector.cost_unit, pick.cost, layer),
+        seconds=seconds,
+        jaccard_prev=None if prev is None else jaccard(prev, reps),
+        covered=coverage(xh, reps, layer.tau, backend=layer.backend, tile=layer.tile),
+        max_inside=largest_inside(xh, reps, backend=layer.backend, tile=layer.tile),
+        residual_sq=residual_sq,
+        norm_sq=norm_sq,
+    )
 
 
 def _score_layer(qkv, picks, layer_index, engine, lengths, mask, select_on, causal, proportional, tile):

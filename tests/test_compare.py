@@ -375,3 +375,15 @@ def test_compare_several_files_pools_them(tmp_path, capsys):
     assert pooled["divprune"]["coverage"] == pytest.approx(
         sum(f["divprune"]["coverage"] * n for f, n in zip(per_file, tokens, strict=True)) / sum(tokens)
     )
+
+
+def test_bad_activations_are_located():
+    x = drifting_layers()
+    x[2, 1, 5, 0] = np.nan
+    with pytest.raises(CascadeInputError, match=r"layer 2, slice \(1\), token 5: non-finite") as info:
+        cc.compare(x, 0.5, selectors=["ada", "tome"])
+    assert (info.value.layer, info.value.slice, info.value.token) == (2, (1,), 5)
+    with pytest.raises(CascadeInputError, match="differs from the first layer's"):
+        cc.compare([x[0], x[1, :, :20]], 0.5, selectors=["ada"])
+    with pytest.raises(CascadeInputError, match="floating point"):
+        cc.compare(np.ones((2, 5, 3), dtype=np.int32), 0.5, selectors=["ada"])
