@@ -18,15 +18,26 @@ _COLOURS = ["#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#
 
 
 def _styles(labels: list[str]) -> dict[str, dict]:
-    """A line style per selector: the report's styles for ADA and the cascade, a colour each for the rest."""
-    styles, others = {}, iter(_COLOURS * 4)
+    """A line style per selector: the report's styles for ADA and the cascade, a colour each for the rest.
+
+    A built-in selector keeps its colour from plot to plot (by its place in the registry); others take
+    the colours left, in order.
+    """
+    from ..selectors import names
+
+    registered = [name for name in names() if name not in ("ada", "cascade")]
+    fixed = {name: _COLOURS[i % len(_COLOURS)] for i, name in enumerate(registered[: len(_COLOURS)])}
+    spare = iter([c for c in _COLOURS if c not in fixed.values()] + _COLOURS * 4)
+    styles = {}
     for label in labels:
+        name = label.split(":")[0]
         if label == "ada":
             styles[label] = ADA_STYLE
         elif label == "cascade":
             styles[label] = CASCADE_STYLE
         else:
-            styles[label] = {"color": next(others), "linewidth": 1.6, "marker": "o", "markersize": 4, "zorder": 2}
+            colour = fixed[name] if name in fixed and name == label else next(spare)
+            styles[label] = {"color": colour, "linewidth": 1.6, "marker": "o", "markersize": 4, "zorder": 2}
     return styles
 
 
