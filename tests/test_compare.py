@@ -349,12 +349,16 @@ def test_compare_on_an_exported_model_scores_attention(minilm, tmp_path, capsys)
 
 
 def test_compare_per_head_on_an_exported_model(minilm, capsys):
-    out, _ = cli(capsys, "compare", str(minilm), "--select-on", "k", "--tau", "0.5", "--quiet", "--format", "json")
+    out, _ = cli(
+        capsys, "compare", str(minilm), "--select-on", "k", "--tau", "0.5", "--selectors", "ada,tome,topk-reuse",
+        "--layers", "0:3", "--quiet", "--format", "json",
+    )  # fmt: skip
     doc = json.loads(out)
     jsonschema.validate(doc, schema())
     records = doc["files"][0]["records"]
     assert {len(rec["slice"]) for rec in records} == {2}  # (sequence, head)
-    assert doc["params"]["select_on"] == "k" and doc["params"]["attention"]
+    assert doc["params"]["select_on"] == "k" and doc["params"]["attention"] and doc["params"]["layers"] == [0, 1, 2]
+    assert {row["layer"] for row in doc["files"][0]["attention"]} == {0, 1, 2}
 
 
 def test_compare_several_files_pools_them(tmp_path, capsys):

@@ -18,7 +18,7 @@ def _selectors():
 
 
 class Selectors(XPBenchmark):
-    params = [["numba", "cupy"], SELECTORS, [1024]]
+    params = [["numba", "cupy"], SELECTORS, [512]]
     param_names = ["backend", "selector", "T"]
 
     def setup(self, backend, name, n_tokens):
