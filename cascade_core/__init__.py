@@ -20,19 +20,21 @@ SPEC §6    :func:`ada_ops`, :func:`cascade_ops` ... (``_accounting``)
 SPEC §7    :class:`LayerRecord`, :class:`RunTotals`, :func:`jaccard` (``_metrics``)
 SPEC §8    :func:`full_attention`, :func:`rr_attention`, :func:`tr_attention` (``_attention``)
 SPEC §9    :class:`CascadeInputError` (``_errors``), dtypes (``_dtypes``)
+SPEC §10   :mod:`selectors`, :func:`compare` (``_compare``, ``_set_figures``)
 =========  ==============================================================
 
 Per-token views of a run (sets, groups, token text), as a table:
 :func:`token_views`, :func:`token_table` (``_tokens``).
 
 Subpackages: :mod:`cascade_core.backends` (the backend registry),
+:mod:`cascade_core.selectors` (token selectors compared, SPEC §10),
 :mod:`cascade_core.report` (documents, tables, plots),
 :mod:`cascade_core.synthetic` (seeded test data), :mod:`cascade_core.cli`.
 """
 
 from __future__ import annotations
 
-from . import backends
+from . import backends, selectors
 from ._accounting import ada_ops, assign_ops, cascade_ops, gram_savings
 from ._ada import Selection, ada
 from ._analysis import Analysis, AttentionOptions, FileReport, analyze_file, sweep
@@ -46,6 +48,16 @@ from ._attention import (
     tr_attention,
 )
 from ._cascade import CascadeStep, RecomputePolicy, cascade
+from ._compare import (
+    AttentionRow,
+    CompareOptions,
+    Comparison,
+    FileComparison,
+    SelectorRecord,
+    SelectorTotals,
+    compare,
+    compare_file,
+)
 from ._errors import CascadeInputError
 from ._export import export_hf
 from ._gram import normalize
@@ -63,14 +75,20 @@ __all__ = [
     "AttentionOptions",
     "AttentionQuality",
     "AttentionRecord",
+    "AttentionRow",
     "CascadeInputError",
     "CascadeStep",
+    "CompareOptions",
+    "Comparison",
+    "FileComparison",
     "FileReport",
     "LayerRecord",
     "LayerStack",
     "RecomputePolicy",
     "RunResult",
     "RunTotals",
+    "SelectorRecord",
+    "SelectorTotals",
     "Selection",
     "TokenView",
     "__version__",
@@ -85,6 +103,8 @@ __all__ = [
     "backends",
     "cascade",
     "cascade_ops",
+    "compare",
+    "compare_file",
     "describe",
     "export_hf",
     "full_attention",
@@ -95,6 +115,7 @@ __all__ = [
     "rr_attention",
     "run",
     "sample_path",
+    "selectors",
     "sweep",
     "token_table",
     "token_views",

@@ -19,7 +19,7 @@ from ._errors import CascadeInputError
 from ._params import backend_for
 from ._xp import array_namespace
 
-__all__ = ["AttentionRecord", "attention_layers", "spans_of"]
+__all__ = ["AttentionRecord", "attention_layers", "head_sets", "query_heads", "slice_of", "spans_of"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,42 @@ def spans_of(n_batch: int, n_tokens: int, lengths=None, mask=None) -> list[tuple
             raise CascadeInputError("attention needs each sequence's valid tokens to be contiguous", slice=(b,))
         spans.append((valid[0], valid[-1] + 1))
     return spans
+
+
+def slice_of(select_on: str, b: int, h: int, group: int) -> tuple[int, ...]:
+    """The selection slice whose set query head `h` of sequence `b` uses.
+
+    One set per sequence on hidden states, per key/value head on ``k`` (query
+    head ``h`` reads key/value head ``h // group`` under grouped-query
+    attention), per query head on ``q``.
+    """
+    return (b,) if select_on == "hidden" else (b, h // group) if select_on == "k" else (b, h)
+
+
+def query_heads(select_on: str, where: tuple[int, ...], n_heads: int, group: int) -> list[int]:
+    """The query heads that use the set of slice `where` (the inverse of :func:`slice_of`)."""
+    b = where[0]
+    return [h for h in range(n_heads) if slice_of(select_on, b, h, group) == tuple(where)]
+
+
+def head_sets(picks: dict, *, select_on: str, group: int, spans, engine, layer: int):
+    """``fn(b, h) -> (reps, assignment)`` for :func:`attention_heads`, from one layer's sets.
+
+    `picks` maps each slice to its set and assignment as token positions of
+    the input; `fn` returns them as indices among the sequence's valid
+    tokens (``spans[b]``), in the namespace of `engine`.
+    """
+
+    def fn(b, h):
+        key = slice_of(select_on, b, h, group)
+        if key not in picks:
+            raise CascadeInputError(f"no representative set for slice {key}", layer=layer)
+        start = spans[b][0]
+        reps, assignment = (engine.native(a) for a in picks[key])
+        xp = array_namespace(reps)
+        return xp.astype(reps - start, xp.int64), xp.astype(assignment - start, xp.int64)
+
+    return fn
 
 
 def attention_layers(
@@ -146,24 +182,14 @@ def attention_layers(
             raise CascadeInputError("q, k and v layers must be (B, H, T, d_h)", layer=layer)
         engine = backend_for(backend, q)
         q, k, v = engine.native(q), engine.native(k), engine.native(v)
-        xp = array_namespace(q)
         n_batch, n_heads, n_tokens = q.shape[0], q.shape[1], q.shape[2]
         group = n_heads // k.shape[1] if k.shape[1] else 1
         spans = spans_of(n_batch, n_tokens, lengths, mask)
 
-        def lookup(sets, assignments, spans=spans, layer=layer, xp=xp, engine=engine, group=group):
+        def lookup(sets, assignments, layer=layer, spans=spans, engine=engine, group=group):
             position = position_of[layer]
-
-            def fn(b, h):
-                key = (b,) if select_on == "hidden" else (b, h // group) if select_on == "k" else (b, h)
-                if key not in sets:
-                    raise CascadeInputError(f"no representative set for slice {key}", layer=layer)
-                start = spans[b][0]
-                reps = engine.native(sets[key][position]) - start
-                assignment = engine.native(assignments[key][position]) - start
-                return xp.astype(reps, xp.int64), xp.astype(assignment, xp.int64)
-
-            return fn
+            picks = {key: (sets[key][position], assignments[key][position]) for key in sets}
+            return head_sets(picks, select_on=select_on, group=group, spans=spans, engine=engine, layer=layer)
 
         sources = {"cascade": lookup(result.sets, result.assignments)}
         if has_ada:

@@ -1,7 +1,7 @@
-"""The command line: ``cascade-core analyze | sweep | info | export-hf``.
+"""The command line: ``cascade-core analyze | sweep | compare | info | export-hf``.
 
 It parses options, calls the library (:func:`cascade_core.analyze_file`,
-:func:`cascade_core.sweep`, :func:`cascade_core.describe`,
+:func:`cascade_core.sweep`, :func:`cascade_core.compare_file`, :func:`cascade_core.describe`,
 :func:`cascade_core.export_hf`) and prints what :mod:`cascade_core.report`
 renders. User errors (bad input, bad options, missing files or libraries)
 print one line to stderr and exit with status 2; no traceback. Reports reach
@@ -19,17 +19,23 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from . import selectors
 from ._analysis import Analysis, AttentionOptions, analyze_file, sweep
+from ._compare import CompareOptions, compare_file
 from ._errors import CascadeInputError
 from ._io import describe, sample_path
 from ._params import check_tau
 from ._version import __version__
 from .report import (
+    COMPARE_FILES,
     REPORT_FILES,
     SWEEP_FILES,
     VIEW_PATTERNS,
     aggregate_text,
     check_outputs,
+    compare_document,
+    compare_files,
+    compare_text,
     document,
     file_text,
     report_files,
@@ -62,6 +68,9 @@ FLAGS = {
     "max_tokens": "--max-tokens",
     "texts": "--text",
     "qkv": "--qkv",
+    "selectors": "--selectors",
+    "budget": "--budget",
+    "attention": "--attention",
 }
 _NAMED = re.compile(r"(?<![\w-])(" + "|".join(FLAGS) + r")(=True\b|=)")
 
@@ -155,6 +164,46 @@ def build_parser() -> argparse.ArgumentParser:
     attention.add_argument("--attention", action="store_true", help="also score rr and tr attention error")
     _add_attention_options(attention)
     _add_output_options(sweep_parser, "sweep.json, sweep.csv and tradeoff.png")
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare token selectors (ADA, the cascade, ToMe, DivPrune, pivoted QR, ...) on the same activations",
+        description="Run token selectors on the same layers (SPEC §10): the threshold selectors at --tau, the budget "
+        "selectors at ADA's r of each layer and sequence (matched budget). Print one row per selector: size, cost, "
+        "time, consecutive Jaccard, coverage at tau, largest similarity inside the set, residual, and the rr and "
+        "tr attention errors when the file has q, k and v (export-hf --qkv). With no FILE, runs on the bundled "
+        "sample.",
+        epilog=SPEC_NOTE,
+    )
+    compare.add_argument("files", nargs="*", metavar="FILE", help="activations (default: the bundled sample)")
+    compare.add_argument("--tau", type=float, default=0.7, help="threshold in (0, 1] on |cos| (default 0.7)")
+    compare.add_argument(
+        "--selectors",
+        metavar="LIST",
+        help="comma list of selectors, each NAME or NAME:PARAM=VALUE (e.g. topk-reuse:every=3); default: every "
+        f"one the file has the tensors for. Registered: {', '.join(selectors.names())}",
+    )
+    compare.add_argument(
+        "--budget",
+        default="ada",
+        metavar="SOURCE",
+        help="what budget selectors get: 'ada' (ADA's r per layer and sequence, default), 'cascade', or a "
+        "fraction F of the tokens (ceil(F T))",
+    )
+    compare.add_argument("--center", action="store_true", help="subtract the mean token before normalising")
+    _add_selection_options(compare)
+    compare.add_argument("--layers", metavar="RANGE", help="run only these layers: '1:', ':-1', '0:12:2', '0,3,5'")
+    compare.add_argument("--backend", default="auto", help="numpy, numba, cupy, array_api or auto (default)")
+    compare.add_argument("--tile", type=int, default=None, help="rows of a Gram tile (default: about 4 Mi entries)")
+    attention = compare.add_argument_group("compressed attention (SPEC §8)")
+    attention.add_argument(
+        "--attention",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="score rr and tr attention with each selector's groups (default: when the file has q, k and v)",
+    )
+    _add_attention_options(attention)
+    _add_output_options(compare, "compare.json, compare.csv, compare.md and PNG plots")
 
     info = commands.add_parser(
         "info",
@@ -381,6 +430,50 @@ def _sweep(args) -> None:
         print("\nwrote " + ", ".join(written))
 
 
+def _compare(args) -> None:
+    names = None if args.selectors is None else tuple(p.strip() for p in args.selectors.split(",") if p.strip())
+    for name in names or ():
+        selectors.make(name)  # an unknown name or parameter fails before any work
+    options = CompareOptions(
+        tau=check_tau(args.tau),
+        selectors=names,
+        budget=args.budget,
+        key=args.key,
+        layout=args.layout,
+        lengths=args.lengths,
+        mask=args.mask,
+        layers=args.layers,
+        center=args.center,
+        backend=args.backend,
+        tile=args.tile,
+        attention=args.attention,
+        qkv=AttentionOptions(
+            select_on=args.select_on,
+            causal=args.causal,
+            proportional=args.proportional,
+            qkv_keys=tuple(name.strip() for name in args.qkv_keys.split(",")),
+        ),
+    )
+    paths = _expand(args.files)
+    check_outputs(args.out, args.json, COMPARE_FILES, paths, force=args.force)
+    progress = _Progress(args.quiet or args.format == "json")
+    results = []
+    try:
+        for i, path in enumerate(paths):
+            label = f"[{i + 1}/{len(paths)}] {path.name}"
+            results.append(compare_file(path, options, progress=functools.partial(progress, label)))
+    finally:
+        progress.close()
+    doc = compare_document(results)
+    if args.format == "json":
+        print(to_json(doc), end="")
+    else:
+        print(compare_text(doc, label="bundled sample: all-MiniLM-L6-v2 hidden states" if not args.files else None))
+    written = write_outputs(args.out, args.json, to_json(doc), lambda: compare_files(doc), force=args.force)
+    if written and args.format == "table":
+        print("\nwrote " + ", ".join(written))
+
+
 def _export(args) -> None:
     from ._export import export_hf
 
@@ -406,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
             _analyze(args)
         elif args.command == "sweep":
             _sweep(args)
+        elif args.command == "compare":
+            _compare(args)
         elif args.command == "info":
             print(describe(args.file, key=args.key, layout=args.layout))
         elif args.command == "export-hf":

@@ -4,11 +4,13 @@
 JSON-ready report; :func:`sweep_document` does the same for a sweep. The
 rest renders those dicts: :mod:`.tables` builds every table once as cells,
 :mod:`.console` and :mod:`.markdown` format them, :mod:`.plots` draws them,
-and :mod:`.files` writes a report folder safely.
+and :mod:`.files` writes a report folder safely. :mod:`.compare` does the
+same for a comparison of selectors (``cascade-core compare``).
 """
 
 from __future__ import annotations
 
+from .compare import COMPARE_FILES, COMPARE_SCHEMA, compare_csv, compare_document, compare_files, compare_text
 from .console import aggregate_text, attention_text, file_text, sweep_text, totals_text
 from .document import (
     PAPER,
@@ -28,6 +30,8 @@ from .files import REPORT_FILES, SWEEP_FILES, VIEW_PATTERNS, check_outputs, repo
 from .markdown import report_markdown
 
 __all__ = [
+    "COMPARE_FILES",
+    "COMPARE_SCHEMA",
     "PAPER",
     "REPORT_FILES",
     "REPORT_SCHEMA",
@@ -38,6 +42,10 @@ __all__ = [
     "aggregate_text",
     "attention_text",
     "check_outputs",
+    "compare_csv",
+    "compare_document",
+    "compare_files",
+    "compare_text",
     "document",
     "file_text",
     "input_description",

