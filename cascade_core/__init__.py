@@ -22,6 +22,9 @@ SPEC §8    :func:`full_attention`, :func:`rr_attention`, :func:`tr_attention` (
 SPEC §9    :class:`CascadeInputError` (``_errors``), dtypes (``_dtypes``)
 =========  ==============================================================
 
+Corpora: :func:`analyze_corpus` (``_corpus``: one Dask task per document,
+Parquet parts, resume; ``_sources``: files, globs, folders, ``datasets`` rows).
+
 Subpackages: :mod:`cascade_core.backends` (the backend registry),
 :mod:`cascade_core.report` (documents, tables, plots),
 :mod:`cascade_core.synthetic` (seeded test data), :mod:`cascade_core.cli`.
@@ -43,6 +46,7 @@ from ._attention import (
     tr_attention,
 )
 from ._cascade import CascadeStep, RecomputePolicy, cascade
+from ._corpus import CorpusProgress, CorpusResult, DocumentResult, analyze_corpus, analyze_document, corpus_documents
 from ._errors import CascadeInputError
 from ._export import export_hf
 from ._gram import normalize
@@ -50,6 +54,7 @@ from ._io import Activations, describe, load, sample_path, write_atomic
 from ._metrics import LayerRecord, RunTotals, jaccard
 from ._quality import AttentionRecord, attention_layers
 from ._runner import RunResult, run
+from ._sources import Document
 from ._stack import LayerStack
 from ._version import __version__
 
@@ -61,6 +66,10 @@ __all__ = [
     "AttentionRecord",
     "CascadeInputError",
     "CascadeStep",
+    "CorpusProgress",
+    "CorpusResult",
+    "Document",
+    "DocumentResult",
     "FileReport",
     "LayerRecord",
     "LayerStack",
@@ -71,6 +80,8 @@ __all__ = [
     "__version__",
     "ada",
     "ada_ops",
+    "analyze_corpus",
+    "analyze_document",
     "analyze_file",
     "assign",
     "assign_ops",
@@ -80,6 +91,7 @@ __all__ = [
     "backends",
     "cascade",
     "cascade_ops",
+    "corpus_documents",
     "describe",
     "export_hf",
     "full_attention",

@@ -127,7 +127,7 @@ def input_description(data) -> dict:
     """What was read (an :class:`~cascade_core.Activations`): path, SHA-256, format, tensor, shape, metadata."""
     return {
         "path": data.path,
-        "sha256": sha256_of(data.path),
+        "sha256": data.digest() if data.digest is not None else sha256_of(data.path),
         "format": data.format,
         "key": data.key,
         "layout": data.layers.layout,
