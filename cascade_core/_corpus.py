@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -452,10 +453,11 @@ def _dask_client(client, scheduler: str | None, workers: int | None, gpus: bool,
             from dask_cuda import LocalCUDACluster
         except ImportError:
             raise ImportError("one worker per GPU needs dask-cuda: pip install 'cascade-core[dask-cuda]'") from None
-        cluster = LocalCUDACluster(n_workers=workers, threads_per_worker=1, env=dict(ONE_THREAD))
+        quiet = {"silence_logs": logging.ERROR}  # a task cancelled at Ctrl-C is not news
+        cluster = LocalCUDACluster(n_workers=workers, threads_per_worker=1, env=dict(ONE_THREAD), **quiet)
     else:
         count = workers or max(1, min(_cpu_count(), tasks))
-        options = {"env": dict(ONE_THREAD)} if processes else {}
+        options = {"env": dict(ONE_THREAD), "silence_logs": logging.ERROR} if processes else {}
         cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=processes, **options)
     with cluster, Client(cluster) as local:
         yield local
@@ -628,7 +630,8 @@ def analyze_corpus(
                     finish(result, workers_used, dashboard, position[doc])
                     future.release()
             except BaseException:
-                dask.cancel(futures)
+                if dask is client or scheduler is not None:  # a cluster of ours stops with its workers
+                    dask.cancel(futures)
                 raise
 
     results = [outcomes[doc] if doc in outcomes else store.load(doc) for doc in documents]
