@@ -260,3 +260,30 @@ def test_gpu_workers_match_the_cpu(tmp_path):
     for path, done in zip(paths, gpu.documents, strict=True):
         assert done.report.result.params["backend"] == "cupy"
         assert same_records(done.report.result.records, cc.run(np.load(path), 0.5).records)
+
+
+def test_throughput_script_runs(tmp_path):
+    """asv_bench/corpus_throughput.py at a tiny size: every run of --cpu, one JSON row each."""
+    pytest.importorskip("distributed")
+    script = Path(__file__).resolve().parent.parent / "asv_bench" / "corpus_throughput.py"
+    size = ["--documents", "4", "--layers", "2", "--tokens", "64", "--features", "16"]
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--cpu",
+            *size,
+            "--json",
+            str(tmp_path / "t.json"),
+            "--data",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads((tmp_path / "t.json").read_text())
+    assert [row["run"] for row in figures["rows"]] == ["sequential", "1 worker", "2 workers"]
+    assert figures["threads_per_process"] == "1" and figures["config"]["documents"] == 4
+    assert all(row["documents_per_second"] > 0 for row in figures["rows"])
+    assert len(list((tmp_path / "d").glob("*.npy"))) == 4  # --data keeps the corpus
