@@ -94,15 +94,15 @@ def _best(repeat: int, fn) -> float:
 
 
 def cpu_figures(paths, repeat: int) -> dict:
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    from cascade_core._corpus import ONE_THREAD
+    from cascade_core._corpus import local_cluster
 
     analysis = cc.Analysis(tau=TAU)
     _warm("auto")
     runs = {"sequential": _best(repeat, lambda: _timed(paths, analysis, workers=0))}
     for n in (1, 2):
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, env=dict(ONE_THREAD)) as cluster:
+        with local_cluster(n) as cluster:
             with Client(cluster) as client:
                 client.run(_warm, "auto")
                 runs[f"{n} worker{'s' if n > 1 else ''}"] = _best(
@@ -112,17 +112,16 @@ def cpu_figures(paths, repeat: int) -> dict:
 
 
 def gpu_figures(paths, repeat: int) -> dict:
-    from dask_cuda import LocalCUDACluster
     from distributed import Client
 
-    from cascade_core._corpus import ONE_THREAD
+    from cascade_core._corpus import local_cluster
 
     analysis = cc.Analysis(tau=TAU, backend="cupy")
     _warm("cupy")
     runs = {"sequential (cupy, this process)": _best(repeat, lambda: _timed(paths, analysis, workers=0))}
     for devices in ("0", "0,1"):
         n = len(devices.split(","))
-        with LocalCUDACluster(CUDA_VISIBLE_DEVICES=devices, threads_per_worker=1, env=dict(ONE_THREAD)) as cluster:
+        with local_cluster(None, gpus=True, devices=devices) as cluster:
             with Client(cluster) as client:
                 client.run(_warm, "cupy")
                 runs[f"{n} GPU worker{'s' if n > 1 else ''}"] = _best(

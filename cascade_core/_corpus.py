@@ -438,7 +438,7 @@ def _dask_client(client, scheduler: str | None, workers: int | None, gpus: bool,
         yield client
         return
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:
         raise ImportError(
             "running documents on Dask needs dask and distributed: pip install 'cascade-core[dask]' "
@@ -448,19 +448,35 @@ def _dask_client(client, scheduler: str | None, workers: int | None, gpus: bool,
         with Client(scheduler) as connected:
             yield connected
         return
+    if not gpus and not workers:
+        workers = max(1, min(_cpu_count(), tasks))  # sized to the machine, at most one worker per document
+    cluster = local_cluster(workers, gpus=gpus, processes=processes)
+    with cluster, Client(cluster) as local:
+        yield local
+
+
+def local_cluster(workers: int | None, *, gpus: bool = False, processes: bool = True, devices: str | None = None):
+    """A ``LocalCluster`` of single-threaded workers, or a ``LocalCUDACluster`` with one worker per GPU.
+
+    Worker processes get :data:`ONE_THREAD` (BLAS and Numba on one thread) and
+    log only errors (a task cancelled at Ctrl-C is not news). `devices`
+    (``"0,1"``) picks the GPUs; `workers` None takes them all.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    quiet = {"silence_logs": logging.ERROR}
     if gpus:
         try:
             from dask_cuda import LocalCUDACluster
         except ImportError:
             raise ImportError("one worker per GPU needs dask-cuda: pip install 'cascade-core[dask-cuda]'") from None
-        quiet = {"silence_logs": logging.ERROR}  # a task cancelled at Ctrl-C is not news
-        cluster = LocalCUDACluster(n_workers=workers, threads_per_worker=1, env=dict(ONE_THREAD), **quiet)
-    else:
-        count = workers or max(1, min(_cpu_count(), tasks))
-        options = {"env": dict(ONE_THREAD), "silence_logs": logging.ERROR} if processes else {}
-        cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=processes, **options)
-    with cluster, Client(cluster) as local:
-        yield local
+        # dask-cuda sets each worker's env itself (CUDA_VISIBLE_DEVICES): the pinning goes in before the spawn.
+        environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **ONE_THREAD}
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            return LocalCUDACluster(CUDA_VISIBLE_DEVICES=devices, n_workers=workers, threads_per_worker=1, **quiet)
+    options = {"env": dict(ONE_THREAD), **quiet} if processes else {}
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, **options)
 
 
 def _cluster_facts(client) -> tuple[int, str | None]:

@@ -167,9 +167,12 @@ def test_sources_globs_folders_and_datasets(tmp_path):
 def cluster():
     """The CI's cluster: two single-threaded worker processes."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
-        with distributed.Client(c) as client:
-            yield client
+    from cascade_core._corpus import ONE_THREAD, local_cluster
+
+    with local_cluster(2) as c, distributed.Client(c) as client:
+        threads = client.run(lambda: {name: os.environ.get(name) for name in ONE_THREAD})
+        assert list(threads.values()) == [ONE_THREAD] * 2  # workers do not oversubscribe the cores
+        yield client
 
 
 def test_worker_killed_mid_task(tmp_path, cluster):
