@@ -343,6 +343,7 @@ class _CorpusProgress(_Progress):
                     total=e.total,
                     initial=e.done,
                     desc="documents",
+                    mininterval=0,
                     bar_format="{desc} {n_fmt}/{total_fmt} [{bar:24}] {elapsed}<{remaining} {postfix}",
                     disable=self.disable,
                     file=sys.stderr,
@@ -354,8 +355,8 @@ class _CorpusProgress(_Progress):
             if e.failed:
                 self.documents.set_postfix_str(f"{e.failed} failed")
 
-    def close(self) -> None:
-        super().close()
+    def close_all(self) -> None:
+        self.close()
         if self.documents is not None:
             self.documents.close()
             self.documents = None
@@ -421,7 +422,7 @@ def _analyze(args) -> int:
             progress=progress.event,
         )
     finally:
-        progress.close()
+        progress.close_all()
     if len(result.documents) == 1 and result.failed:  # one document: its error is the command's (one line, exit 2)
         _remove_new(store, before)
         raise result.failed[0].error

@@ -26,7 +26,13 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
-PAGES = {"tutorial_model": "temp", "formats": "temp", "tutorial_asv": "repo", "index": "temp", "tutorial_corpus": "temp"}
+PAGES = {
+    "tutorial_model": "temp",
+    "formats": "temp",
+    "tutorial_asv": "repo",
+    "index": "temp",
+    "tutorial_corpus": "temp",
+}
 README_COMMANDS = {
     "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/cascade-core analyze",
     'python3 -m venv .venv && .venv/bin/pip install -e ".[test]" && .venv/bin/python -m pytest',

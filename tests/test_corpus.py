@@ -2,6 +2,7 @@
 killed mid-task (a real two-worker LocalCluster in processes), Ctrl-C in a real ``cascade-core analyze``."""
 
 import dataclasses
+import importlib.util
 import json
 import os
 import pickle
@@ -290,3 +291,23 @@ def test_throughput_script_runs(tmp_path):
     assert figures["threads_per_process"] == "1" and figures["config"]["documents"] == 4
     assert all(row["documents_per_second"] > 0 for row in figures["rows"])
     assert len(list((tmp_path / "d").glob("*.npy"))) == 4  # --data keeps the corpus
+
+
+def test_cli_scheduler_address_progress_and_flag_errors(tmp_path, cluster, capsys, monkeypatch):
+    make_corpus(tmp_path / "c", 3)
+    corpus = str(tmp_path / "c" / "*.npy")
+    address = cluster.scheduler_info()["address"]
+    assert main(["analyze", corpus, "--tau", "0.5", "--scheduler", address, "--json", str(tmp_path / "r.json")]) == 0
+    out, err = capsys.readouterr()
+    assert "dask: 2 workers, dashboard" in err and "across 3 files" in out
+    assert len(json.loads((tmp_path / "r.json").read_text())["files"]) == 3
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: the corpus's bar and each layer's
+    assert main(["analyze", corpus, "--tau", "0.5", "--workers", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "documents 3/3" in err and "[3/3] prompt02.npy" in err and "layer 3/3" in err
+    monkeypatch.undo()
+    assert main(["analyze", corpus, "--workers", "-1"]) == 2
+    assert "--workers must be an integer >= 0, got -1" in capsys.readouterr().err
+    if importlib.util.find_spec("dask_cuda") is None:
+        assert main(["analyze", corpus, "--gpus"]) == 2
+        assert "one worker per GPU needs dask-cuda: pip install 'cascade-core[dask-cuda]'" in capsys.readouterr().err
