@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import os
@@ -253,15 +254,14 @@ class CorpusResult:
 
         doc = self.report()
         files = report_files(doc) if doc is not None else {}
-        buffer = __import__("io").BytesIO()
+        buffer = io.BytesIO()
         self.totals_frame().to_parquet(buffer, index=False)
         return {**files, "documents.parquet": buffer.getvalue()}
 
 
 def fingerprint(analysis: Analysis) -> str:
     """SHA-256 of the parameters that decide the records (every :class:`Analysis` field but backend and tile)."""
-    params = {k: v for k, v in dataclasses.asdict(analysis).items() if k not in _NOT_FINGERPRINTED}
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(_fingerprinted(analysis), sort_keys=True).encode()).hexdigest()
 
 
 def _fingerprinted(analysis: Analysis) -> dict:
@@ -321,14 +321,14 @@ def analyze_document(
 class _Store:
     """``OUT/corpus.json`` (the parameters) and ``OUT/records/<key>.parquet`` (one part per document)."""
 
-    def __init__(self, out, analysis: Analysis, print_: str, *, resume: bool, force: bool) -> None:
+    def __init__(self, out, analysis: Analysis, params_print: str, *, resume: bool, force: bool) -> None:
         from .report.frame import read_part
 
         self.root = Path(out)
         self.parts = self.root / "records"
         self.meta = self.root / "corpus.json"
         self.analysis = analysis
-        self.fingerprint = print_
+        self.fingerprint = params_print
         if self.root.exists() and not self.root.is_dir():
             raise CascadeInputError("exists and is not a directory", path=str(out), param="out")
         existing = sorted(self.parts.glob("*.parquet")) if self.parts.is_dir() else []
@@ -578,14 +578,11 @@ def analyze_corpus(
     documents = expand(sources)
     if not documents:
         raise CascadeInputError("no documents in the sources", param="sources")
-    print_ = fingerprint(analysis)
-    store = None if out is None else _Store(out, analysis, print_, resume=resume, force=force)
+    params_print = fingerprint(analysis)
+    store = None if out is None else _Store(out, analysis, params_print, resume=resume, force=force)
     identities = {doc: identity(doc) for doc in documents}
-    done = [doc for doc in documents if store is not None and store.finished(doc, identities[doc])]
-    todo = [doc for doc in documents if doc not in set(done)]
-    outcomes: dict[Document, DocumentResult] = {}
-    state = {"done": len(done), "failed": 0}
-
+    done = {doc for doc in documents if store is not None and store.finished(doc, identities[doc])}
+    todo = [doc for doc in documents if doc not in done]
     in_process = workers == 0 or (
         workers is None
         and client is None
@@ -593,77 +590,87 @@ def analyze_corpus(
         and not gpus
         and (len(todo) < SMALL_CORPUS or _cpu_count() < 2 or not _dask_available())
     )
+    tracker = _Tracker(documents, len(done), progress)
+    outcomes: dict[Document, DocumentResult] = {}
 
-    def finish(result: DocumentResult, workers_now: int, dashboard: str | None, index: int) -> None:
+    def finish(result: DocumentResult) -> None:
         if store is not None:
             store.write(result, identities[result.document])
         outcomes[result.document] = result
-        state["done"] += 1
-        state["failed"] += not result.ok
-        if progress is not None:
-            progress(
-                CorpusProgress(
-                    len(documents), state["done"], state["failed"], len(done), workers_now, dashboard,
-                    result.document.name, index,
-                )
-            )  # fmt: skip
+        tracker.finished(result)
 
-    position = {doc: i for i, doc in enumerate(documents)}
-    workers_used, dashboard = 0, None
     if in_process:
-        if progress is not None:
-            progress(CorpusProgress(len(documents), len(done), 0, len(done), 0))
+        tracker.start(0, None)
         for doc in todo:
-            layer_progress = None
-            if progress is not None:
-
-                def layer_progress(step, total, doc=doc):
-                    progress(
-                        CorpusProgress(
-                            len(documents), state["done"], state["failed"], len(done), 0, None,
-                            doc.name, position[doc], step, total,
-                        )
-                    )  # fmt: skip
-
-            finish(analyze_document(doc, analysis, progress=layer_progress), 0, None, position[doc])
+            finish(analyze_document(doc, analysis, progress=tracker.layers_of(doc)))
     elif todo:
+        keys = [f"cascade-core-{part_key(doc)}-{_task_stamp(identities[doc], params_print)}" for doc in todo]
         with _dask_client(client, scheduler, workers, gpus, processes, len(todo)) as dask:
-            from distributed import as_completed
-
-            workers_used, dashboard = _cluster_facts(dask)
-            if progress is not None:
-                progress(CorpusProgress(len(documents), len(done), 0, len(done), workers_used, dashboard))
-            keys = [f"cascade-core-{part_key(doc)}-{_task_stamp(identities[doc], print_)}" for doc in todo]
-            futures = dask.map(_task, todo, analysis=analysis, key=keys)
-            by_key = dict(zip(keys, todo, strict=True))
-            try:
-                for future in as_completed(futures):
-                    doc = by_key[future.key]
-                    try:
-                        result = future.result()
-                    except Exception as err:  # the task died with its workers (KilledWorker) or was lost
-                        result = DocumentResult(doc, error=err)
-                    finish(result, workers_used, dashboard, position[doc])
-                    future.release()
-            except BaseException:
-                if dask is client or scheduler is not None:  # a cluster of ours stops with its workers
-                    dask.cancel(futures)
-                raise
+            tracker.start(*_cluster_facts(dask))
+            _on_dask(dask, todo, keys, analysis, finish, cancel=dask is client or scheduler is not None)
 
     results = [outcomes[doc] if doc in outcomes else store.load(doc) for doc in documents]
-    return CorpusResult(
-        results,
-        analysis,
-        print_,
-        None if out is None else Path(out),
-        workers_used,
-        dashboard,
-        [] if store is None else store.others(documents),
-    )
+    others = [] if store is None else store.others(documents)
+    path = None if out is None else Path(out)
+    return CorpusResult(results, analysis, params_print, path, tracker.workers, tracker.dashboard, others)
 
 
-def _task_stamp(ident: dict, print_: str) -> str:
-    return hashlib.sha256((json.dumps(ident, sort_keys=True) + print_).encode()).hexdigest()[:12]
+def _on_dask(dask, todo: list[Document], keys: list[str], analysis: Analysis, finish, *, cancel: bool) -> None:
+    """Map the documents' tasks on a Dask client and hand each result to `finish` as it arrives."""
+    from distributed import as_completed
+
+    futures = dask.map(_task, todo, analysis=analysis, key=keys)
+    by_key = dict(zip(keys, todo, strict=True))
+    try:
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception as err:  # the task died with its workers (KilledWorker) or was lost
+                result = DocumentResult(by_key[future.key], error=err)
+            finish(result)
+            future.release()
+    except BaseException:
+        if cancel:  # someone else's cluster goes on; a cluster of ours stops with its workers
+            dask.cancel(futures)
+        raise
+
+
+class _Tracker:
+    """Counts finished and failed documents and reports :class:`CorpusProgress` events."""
+
+    def __init__(self, documents: list[Document], resumed: int, progress) -> None:
+        self.position = {doc: i for i, doc in enumerate(documents)}
+        self.total = len(documents)
+        self.resumed = self.done = resumed
+        self.failed = 0
+        self.progress = progress
+        self.workers, self.dashboard = 0, None
+
+    def _event(self, **fields) -> None:
+        if self.progress is not None:
+            counts = (self.total, self.done, self.failed, self.resumed, self.workers, self.dashboard)
+            self.progress(CorpusProgress(*counts, **fields))
+
+    def start(self, workers: int, dashboard: str | None) -> None:
+        self.workers, self.dashboard = workers, dashboard
+        self._event()
+
+    def finished(self, result: DocumentResult) -> None:
+        self.done += 1
+        self.failed += not result.ok
+        self._event(document=result.document.name, index=self.position[result.document])
+
+    def layers_of(self, doc: Document):
+        """``progress(done, total)`` for the layers of a document run in this process."""
+        if self.progress is None:
+            return None
+        index = self.position[doc]
+        return lambda step, total: self._event(document=doc.name, index=index, layer=step, layers=total)
+
+
+def _task_stamp(ident: dict, params_print: str) -> str:
+    """A document's version and the parameters, in its task's key (so a changed file is a new task)."""
+    return hashlib.sha256((json.dumps(ident, sort_keys=True) + params_print).encode()).hexdigest()[:12]
 
 
 def corpus_documents(sources) -> list[Document]:
