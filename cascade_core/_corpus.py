@@ -580,7 +580,8 @@ def analyze_corpus(
         raise CascadeInputError("no documents in the sources", param="sources")
     params_print = fingerprint(analysis)
     store = None if out is None else _Store(out, analysis, params_print, resume=resume, force=force)
-    identities = {doc: identity(doc) for doc in documents}
+    folders: dict = {}
+    identities = {doc: identity(doc, folders) for doc in documents}
     done = {doc for doc in documents if store is not None and store.finished(doc, identities[doc])}
     todo = [doc for doc in documents if doc not in done]
     in_process = workers == 0 or (

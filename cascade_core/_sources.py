@@ -113,7 +113,8 @@ def _is_dataset(path: Path) -> bool:
 
 def _directory(path: Path) -> list[Document]:
     if _is_dataset(path):
-        return [Document(f"{path}#{row}", str(path), row) for row in range(_open_dataset(str(path)).num_rows)]
+        rows = _dataset_of(Document(str(path), str(path))).num_rows
+        return [Document(f"{path}#{row}", str(path), row) for row in range(rows)]
     if (path / "dataset_dict.json").is_file():
         splits = json.loads((path / "dataset_dict.json").read_text()).get("splits", [])
         return [doc for split in splits for doc in _directory(path / split)]
@@ -148,20 +149,26 @@ def _holds_several_documents(files: list[Path]) -> bool:
     return False
 
 
-def identity(doc: Document) -> dict:
+def identity(doc: Document, folders: dict | None = None) -> dict:
     """What says a document is unchanged since it was analysed: its resolved path, row, size and mtime.
 
     Size and modification time (in ns) of a file, or summed and latest over a
     folder's files; hashing every document again on each resume would read
-    the whole corpus.
+    the whole corpus. `folders` caches a folder's figures across the rows of
+    a ``datasets`` folder (one walk per folder, not per row).
     """
     path = Path(doc.path)
     size, mtime = 0, 0
     if path.is_dir():
-        for child in path.rglob("*"):
-            if child.is_file():
-                stat = child.stat()
-                size, mtime = size + stat.st_size, max(mtime, stat.st_mtime_ns)
+        if folders is not None and doc.path in folders:
+            size, mtime = folders[doc.path]
+        else:
+            for child in path.rglob("*"):
+                if child.is_file():
+                    stat = child.stat()
+                    size, mtime = size + stat.st_size, max(mtime, stat.st_mtime_ns)
+            if folders is not None:
+                folders[doc.path] = (size, mtime)
     elif path.exists():
         stat = path.stat()
         size, mtime = stat.st_size, stat.st_mtime_ns
@@ -213,7 +220,7 @@ def open_document(
 
 
 @functools.lru_cache(maxsize=8)
-def _open_dataset(path: str, stamp: tuple | None = None):
+def _open_dataset(path: str, stamp: int | None = None):
     """The dataset saved at `path`, memory-mapped (one per process and version of the folder)."""
     try:
         import datasets
@@ -228,8 +235,9 @@ def _open_dataset(path: str, stamp: tuple | None = None):
 
 
 def _dataset_of(doc: Document):
-    info = identity(Document(doc.path, doc.path))
-    return _open_dataset(doc.path, (info["size"], info["mtime_ns"]))
+    """The document's dataset, opened again only when ``save_to_disk`` has rewritten the folder (its state.json)."""
+    state = Path(doc.path) / "state.json"
+    return _open_dataset(doc.path, state.stat().st_mtime_ns if state.exists() else None)
 
 
 def _storage(arrow_type):
