@@ -171,8 +171,10 @@ def cluster():
     from cascade_core._corpus import ONE_THREAD, local_cluster
 
     with local_cluster(2) as c, distributed.Client(c) as client:
-        threads = client.run(lambda: {name: os.environ.get(name) for name in ONE_THREAD})
-        assert list(threads.values()) == [ONE_THREAD] * 2  # workers do not oversubscribe the cores
+        names = [*ONE_THREAD, "MALLOC_TRIM_THRESHOLD_"]
+        threads = client.run(lambda: {name: os.environ.get(name) for name in names})
+        # Workers do not oversubscribe the cores, and keep glibc's malloc tuning.
+        assert list(threads.values()) == [{**ONE_THREAD, "MALLOC_TRIM_THRESHOLD_": None}] * 2
         yield client
 
 
