@@ -22,6 +22,9 @@ SPEC §8    :func:`full_attention`, :func:`rr_attention`, :func:`tr_attention` (
 SPEC §9    :class:`CascadeInputError` (``_errors``), dtypes (``_dtypes``)
 =========  ==============================================================
 
+Per-token views of a run (sets, groups, token text), as a table:
+:func:`token_views`, :func:`token_table` (``_tokens``).
+
 Corpora: :func:`analyze_corpus` (``_corpus``: one Dask task per document,
 Parquet parts, resume; ``_sources``: files, globs, folders, ``datasets`` rows).
 
@@ -56,6 +59,7 @@ from ._quality import AttentionRecord, attention_layers
 from ._runner import RunResult, run
 from ._sources import Document
 from ._stack import LayerStack
+from ._tokens import TokenView, token_table, token_views
 from ._version import __version__
 
 __all__ = [
@@ -77,6 +81,7 @@ __all__ = [
     "RunResult",
     "RunTotals",
     "Selection",
+    "TokenView",
     "__version__",
     "ada",
     "ada_ops",
@@ -103,6 +108,8 @@ __all__ = [
     "run",
     "sample_path",
     "sweep",
+    "token_table",
+    "token_views",
     "tr_attention",
     "write_atomic",
 ]

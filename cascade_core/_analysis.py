@@ -17,6 +17,7 @@ from ._errors import CascadeInputError
 from ._io import Activations, load
 from ._quality import attention_layers
 from ._runner import RunResult, run
+from ._tokens import TokenView, token_texts, token_views
 
 __all__ = ["Analysis", "AttentionOptions", "FileReport", "analyze_file", "sweep"]
 
@@ -70,6 +71,10 @@ class Analysis:
         As for :func:`cascade_core.run`.
     attention : AttentionOptions, optional
         Also score compressed attention (needs q, k, v in the file).
+    views : bool
+        Also keep the per-token views (:class:`~cascade_core.TokenView`:
+        sets, groups and token text of every sequence) in
+        :attr:`FileReport.views`; the run then records assignments.
     """
 
     tau: float
@@ -85,6 +90,7 @@ class Analysis:
     backend: str = "auto"
     tile: int | None = None
     attention: AttentionOptions | None = None
+    views: bool = False
 
     def at(self, tau: float) -> Analysis:
         """The same analysis at another threshold."""
@@ -103,11 +109,14 @@ class FileReport:
         The selection run.
     attention : dict or None
         Attention records and overall errors, when scored.
+    views : list of TokenView or None
+        One per sequence (slice), with ``Analysis(views=True)``.
     """
 
     input: dict
     result: RunResult
     attention: dict | None = None
+    views: list[TokenView] | None = None
 
 
 def analyze_file(
@@ -170,13 +179,21 @@ def analyze_activations(
             mask=data.mask,
             backend=analysis.backend,
             tile=analysis.tile,
-            assign=options is not None,
+            assign=options is not None or analysis.views,
             progress=None if progress is None else lambda position: progress(position + 1, total),
         )
         attention = None if options is None else _attention(data, result, analysis, options)
+        views = _views(data, result) if analysis.views else None
     except CascadeInputError as err:
         raise err.located(path=data.path) from None
-    return FileReport(input_description(data), result, attention)
+    return FileReport(input_description(data), result, attention, views)
+
+
+def _views(data: Activations, result: RunResult) -> list[TokenView]:
+    """Per-token views of every slice, with the file's token text where it has some."""
+    *slices, n_tokens, _ = data.layers.layer_shape
+    texts = token_texts(data.metadata, slices[0] if slices else None, n_tokens)
+    return token_views(result, tokens=texts, lengths=data.lengths, mask=data.mask, path=data.path)
 
 
 def _attention(data: Activations, result: RunResult, analysis: Analysis, options: AttentionOptions) -> dict:

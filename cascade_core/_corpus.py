@@ -62,8 +62,9 @@ ONE_THREAD = {
     "MKL_NUM_THREADS": "1",
     "NUMBA_NUM_THREADS": "1",
 }
-#: Analysis fields left out of the fingerprint: they change wall times, not results (SPEC §9: backends agree).
-_NOT_FINGERPRINTED = ("backend", "tile")
+#: Analysis fields left out of the fingerprint: they change wall times or extra outputs, not records
+#: (SPEC §9: backends agree; views are pages drawn from the sets).
+_NOT_FINGERPRINTED = ("backend", "tile", "views")
 
 
 @dataclass(frozen=True)
@@ -248,12 +249,19 @@ class CorpusResult:
             doc["errors"] = [{"document": d.document.name, "reason": d.reason} for d in self.failed]
         return doc
 
+    def views(self) -> list[list] | None:
+        """For each document of :meth:`report`, its token views (none for a resumed one); None without views."""
+        if not any(report.views is not None for report in self.reports):
+            return None
+        return [report.views or [] for report in self.reports]
+
     def report_files(self) -> dict[str, str | bytes]:
-        """Every file of the report folder: :func:`cascade_core.report.report_files` and ``documents.parquet``."""
+        """Every file of the report folder: :func:`cascade_core.report.report_files` (token views included, but
+        for resumed documents, whose sets are not kept) and ``documents.parquet``."""
         from .report import report_files
 
         doc = self.report()
-        files = report_files(doc) if doc is not None else {}
+        files = report_files(doc, self.views()) if doc is not None else {}
         buffer = io.BytesIO()
         self.totals_frame().to_parquet(buffer, index=False)
         return {**files, "documents.parquet": buffer.getvalue()}

@@ -20,8 +20,11 @@ tensor                 layout                  what
 Metadata (string values, JSON where structured): ``schema``
 (``cascade-core/activations/1``), ``model``, ``model_type``, ``layers``
 (the layer order), ``layouts`` (per tensor), ``heads``, ``kv_heads``,
-``tokenizer``, ``texts`` (file names and SHA-256 of each text),
-``max_tokens``, ``dtype``, ``library``.
+``tokenizer`` (its class, name and how ``tokens`` were decoded), ``tokens``
+(each text's token strings, a JSON list per text of ``T`` strings, padding
+included, position ``t`` holding ``tokenizer.decode([input_ids[b, t]])``),
+``texts`` (file names and SHA-256 of each text), ``max_tokens``, ``dtype``,
+``library``.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from pathlib import Path
 from ._errors import CascadeInputError
 from ._io import write_atomic
 
-__all__ = ["SCHEMA", "export_hf"]
+__all__ = ["SCHEMA", "TOKEN_TEXT", "export_hf", "token_strings"]
 
 SCHEMA = "cascade-core/activations/1"
+#: How the ``tokens`` metadata is made from the ids (recorded in the ``tokenizer`` metadata).
+TOKEN_TEXT = "decode([id]) per token, special tokens kept, no clean-up"
 
 #: Attention projections by module name: BERT-like, Llama-like, GPT-2-like (layer index, projection).
 _PROJECTIONS = [
@@ -192,7 +197,10 @@ def export_hf(
         "layouts": json.dumps(layouts),
         "heads": str(heads),
         "kv_heads": str(kv_heads),
-        "tokenizer": json.dumps({"class": type(tokenizer).__name__, "name": str(tokenizer.name_or_path)}),
+        "tokenizer": json.dumps(
+            {"class": type(tokenizer).__name__, "name": str(tokenizer.name_or_path), "tokens": TOKEN_TEXT}
+        ),
+        "tokens": json.dumps(token_strings(tokenizer, batch["input_ids"].tolist()), ensure_ascii=False),
         "texts": json.dumps(
             [
                 {"file": Path(t).name, "sha256": hashlib.sha256(c.encode()).hexdigest()}
@@ -205,6 +213,30 @@ def export_hf(
     }
     write_atomic(out, save(tensors, metadata=metadata), force=force)
     return {name: tuple(t.shape) for name, t in tensors.items()}
+
+
+def token_strings(tokenizer, ids: list[list[int]]) -> list[list[str]]:
+    """Each token's text, as the tokenizer decodes that token alone (:data:`TOKEN_TEXT`).
+
+    Parameters
+    ----------
+    tokenizer : transformers.PreTrainedTokenizerBase
+        The model's tokenizer.
+    ids : list of list of int
+        Token ids, one list per text (padding included).
+
+    Returns
+    -------
+    list of list of str
+        ``tokenizer.decode([i])`` for every id: the surface text a reader
+        sees (a byte-level BPE's ``Ġword`` is `` word``), special tokens such
+        as ``[CLS]`` kept; a piece of a multi-byte character decodes to
+        ``\ufffd``. ``input_ids`` keeps the exact ids.
+    """
+    return [
+        tokenizer.batch_decode([[i] for i in row], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        for row in ids
+    ]
 
 
 def _hook(captured: dict, layer: int, which: str):

@@ -21,6 +21,7 @@ import numpy as np
 from ._errors import CascadeInputError
 from ._readers import TensorRef, list_tensors
 from ._stack import LayerStack, choose_layers
+from ._tokens import describe_tokens
 
 __all__ = ["Activations", "load", "describe", "sample_path", "write_atomic"]
 
@@ -201,7 +202,7 @@ def describe(path: str | os.PathLike, *, key: str | None = None, layout: str | N
         )
     if metadata:
         lines.append("metadata:")
-        lines.extend(f"  {k}: {v}" for k, v in metadata.items())
+        lines.extend(f"  {k}: {describe_tokens(v) if k == 'tokens' else v}" for k, v in metadata.items())
     return "\n".join(lines)
 
 

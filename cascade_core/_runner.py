@@ -61,7 +61,7 @@ class RunResult:
     layer_ids: list[int] = field(default_factory=list)
 
     def to_frame(self):
-        """One row per (slice, layer): the records as a pandas DataFrame (``cascade-core[frame]``).
+        """One row per (slice, layer): the records as a pandas DataFrame (``cascade-core[tables]``).
 
         Returns
         -------

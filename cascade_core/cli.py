@@ -15,6 +15,7 @@ import argparse
 import glob
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ._analysis import Analysis, AttentionOptions, sweep
@@ -26,6 +27,7 @@ from ._version import __version__
 from .report import (
     REPORT_FILES,
     SWEEP_FILES,
+    VIEW_PATTERNS,
     aggregate_text,
     check_outputs,
     file_text,
@@ -129,7 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--attention", action="store_true", help="score rr and tr attention against full (needs q, k, v in FILE)"
     )
     _add_attention_options(attention)
-    _add_output_options(analyze, "report.json, layers.csv, report.md, PNG plots and Parquet tables")
+    _add_output_options(analyze, "report.json, layers.csv, report.md, PNG plots, the token views and Parquet tables")
+    analyze.add_argument(
+        "--view",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with --out: one HTML page and one heatmap PNG per sequence, the tokens chosen at every layer "
+        "(default on)",
+    )
     _add_corpus_options(analyze)
 
     sweep_parser = commands.add_parser(
@@ -397,15 +406,18 @@ def _remove_new(store: str | None, before: set[Path] | None) -> None:
 
 
 def _analyze(args) -> int:
-    analysis = _analysis(args, check_tau(args.tau))
+    views = bool(args.out) and args.view
+    analysis = replace(_analysis(args, check_tau(args.tau)), views=views)
     documents = corpus_documents(args.files or [sample_path()])
     extra = ("documents.parquet", "corpus.json")
-    check_outputs(args.out, args.json, REPORT_FILES + extra, [Path(d.path) for d in documents], force=True)
-    if not (args.force or args.resume):
-        check_outputs(args.out, args.json, REPORT_FILES + extra[:1], [], force=False)
+    patterns = VIEW_PATTERNS if views else ()
+    inputs = [Path(d.path) for d in documents]
+    check_outputs(args.out, args.json, REPORT_FILES + extra, inputs, force=True, patterns=patterns)
+    if not (args.force or args.resume):  # --resume rebuilds the report files from the records it keeps
+        check_outputs(args.out, args.json, REPORT_FILES + extra[:1], [], force=False, patterns=patterns)
     store = args.out
     if args.out and not _have_tables() and not args.resume:
-        print("cascade-core: Parquet tables not written: pip install 'cascade-core[frame]'", file=sys.stderr)
+        print("cascade-core: Parquet tables not written: pip install 'cascade-core[tables]'", file=sys.stderr)
         store = None
     before = _store_files(store)
     progress = _CorpusProgress(args.quiet or args.format == "json")
@@ -439,7 +451,7 @@ def _analyze(args) -> int:
         if result.resumed:
             print(f"\nresumed: {result.resumed} of {len(result.documents)} documents were already in {args.out}")
     if doc is not None or store:
-        files = (lambda: result.report_files()) if store else (lambda: report_files(doc))
+        files = (lambda: result.report_files()) if store else (lambda: report_files(doc, result.views()))
         written = write_outputs(args.out, args.json if doc else None, to_json(doc) if doc else "", files, force=True)
         if written and args.format == "table":
             print("\nwrote " + ", ".join(written) + (f", {args.out}/records/" if store else ""))

@@ -2,8 +2,8 @@
 
 Each ``.. code-block:: console`` line that starts with ``$ `` is a command.
 A page's commands run in order in one bash session (``set -e``): the model
-and formats tutorials in an empty temporary folder, the asv tutorial from the
-repository root. Two kinds of line are not run here, and say why:
+tutorial, the formats and token-view pages and the overview in an empty
+temporary folder, the asv tutorial from the repository root. Two kinds of line are not run here, and say why:
 
 * ``pip install ...``: this environment *is* that install;
 * the two commands of the Overview (the README's), which ``.ci/run`` runs
@@ -31,6 +31,7 @@ PAGES = {
     "formats": "temp",
     "tutorial_asv": "repo",
     "index": "temp",
+    "view": "temp",
     "tutorial_corpus": "temp",
 }
 README_COMMANDS = {

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from cascade_core import load
+from cascade_core import Analysis, analyze_file, load
 from cascade_core.cli import main
 
 torch = pytest.importorskip("torch")
@@ -47,6 +47,7 @@ def test_minilm_hidden_states_and_qkv(tmp_path, texts, capsys):
     assert meta["schema"] == "cascade-core/activations/1" and meta["model_type"] == "bert"
     assert meta["layouts"] == {"hidden_states": "LBTD", "q": "LBHTD", "k": "LBHTD", "v": "LBHTD"}
     assert [t["file"] for t in meta["texts"]] == ["text0.txt", "text1.txt"]
+    assert meta["tokenizer"]["class"] == "BertTokenizer" and meta["tokenizer"]["tokens"].startswith("decode([id])")
 
     # Independently: run the model here and compare hidden states and layer 2's projections.
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
@@ -55,6 +56,13 @@ def test_minilm_hidden_states_and_qkv(tmp_path, texts, capsys):
     with torch.no_grad():
         hidden = model(**batch, output_hidden_states=True).hidden_states
     assert data.lengths.tolist() == batch["attention_mask"].sum(1).tolist()
+    # Token strings: one per position, padding included; each is the tokenizer's text of that one id.
+    ids = batch["input_ids"].tolist()
+    assert [len(row) for row in meta["tokens"]] == [len(row) for row in ids]
+    assert meta["tokens"][0][:5] == ["[CLS]", "representative", "token", "##s", "stand"]
+    assert meta["tokens"][0][-1] == "[PAD]" and meta["tokens"][1][-1] == "[SEP]"
+    for row, strings in zip(ids, meta["tokens"], strict=True):
+        assert strings == [tokenizer.decode([i]) for i in row]
     for layer in (0, 3, 6):
         np.testing.assert_allclose(data.layers[layer], hidden[layer].numpy(), rtol=1e-5, atol=1e-5)
     q = load(out, key="q")
@@ -65,9 +73,11 @@ def test_minilm_hidden_states_and_qkv(tmp_path, texts, capsys):
     manual = manual.reshape(2, -1, 12, 32).permute(0, 2, 1, 3).numpy()
     np.testing.assert_allclose(q.layers[2], manual, rtol=1e-5, atol=1e-5)
 
-    # The exported file is what analyze reads by default.
+    # The exported file is what analyze reads by default, and its views carry the token text.
     assert main(["analyze", str(out)]) == 0
     assert "Gram savings" in capsys.readouterr().out
+    views = analyze_file(out, Analysis(tau=0.7, views=True)).views
+    assert [v.tokens for v in views] == [row[:n] for row, n in zip(meta["tokens"], data.lengths, strict=True)]
 
 
 def tiny_model(tmp_path, kind):

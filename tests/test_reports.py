@@ -56,7 +56,8 @@ def test_analyze_out_writes_every_file(tmp_path, capsys):
     out_dir = tmp_path / "report"
     out, _ = cli(capsys, "analyze", "--out", str(out_dir))
     names = sorted(p.name for p in out_dir.iterdir())
-    assert names == sorted(["report.json", "layers.csv", "report.md", *PLOTS, *CORPUS])
+    views = [f"{kind}_s{b}.{ext}" for b in range(3) for kind, ext in (("view", "html"), ("tokens", "png"))]
+    assert names == sorted(["report.json", "layers.csv", "report.md", *PLOTS, *views, *CORPUS])
     report = json.loads((out_dir / "report.json").read_text())
     jsonschema.validate(report, schema("report.schema.json"))
     assert report["files"][0]["input"]["format"] == "npz" and report["params"]["backend"] in ("numba", "numpy")

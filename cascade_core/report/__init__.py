@@ -24,7 +24,7 @@ from .document import (
     sweep_document,
     to_json,
 )
-from .files import REPORT_FILES, SWEEP_FILES, check_outputs, report_files, sweep_files, write_outputs
+from .files import REPORT_FILES, SWEEP_FILES, VIEW_PATTERNS, check_outputs, report_files, sweep_files, write_outputs
 from .markdown import report_markdown
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "REPORT_SCHEMA",
     "SWEEP_FILES",
     "SWEEP_SCHEMA",
+    "VIEW_PATTERNS",
     "aggregate",
     "aggregate_text",
     "attention_text",
@@ -53,3 +54,5 @@ __all__ = [
     "totals_text",
     "write_outputs",
 ]
+
+# The token views (``view.py``: HTML pages, heatmaps) import matplotlib lazily, as the plots do.

@@ -124,7 +124,10 @@ def run_params(result) -> dict:
 
 
 def input_description(data) -> dict:
-    """What was read (an :class:`~cascade_core.Activations`): path, SHA-256, format, tensor, shape, metadata."""
+    """What was read (an :class:`~cascade_core.Activations`): path, SHA-256, format, tensor, shape, metadata.
+
+    The metadata's token strings (``tokens``) are left out: the token views hold them.
+    """
     return {
         "path": data.path,
         "sha256": data.digest() if data.digest is not None else sha256_of(data.path),
@@ -133,7 +136,7 @@ def input_description(data) -> dict:
         "layout": data.layers.layout,
         "shape": list(data.layers.shape),
         "dtype": str(data.layers.dtype),
-        "metadata": data.metadata,
+        "metadata": {k: v for k, v in data.metadata.items() if k != "tokens"},
     }
 
 

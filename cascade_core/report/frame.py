@@ -47,7 +47,7 @@ def _tables():
         import pandas as pd
         import pyarrow as pa
     except ImportError:
-        raise ImportError("tables need pandas and pyarrow: pip install 'cascade-core[frame]'") from None
+        raise ImportError("tables need pandas and pyarrow: pip install 'cascade-core[tables]'") from None
     return pd, pa
 
 

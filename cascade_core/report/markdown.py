@@ -24,11 +24,13 @@ def _parameters(params: dict, version: str) -> str:
     )
 
 
-def report_markdown(doc: dict, plots: list[str] | None = None) -> str:
+def report_markdown(doc: dict, plots: list[str] | None = None, *, views: list[dict] | None = None) -> str:
     """A readable summary of a report document (:func:`~cascade_core.report.document`).
 
     Wall times are left out (they are in ``report.json`` and ``layers.csv``), so
-    the summary of the same input is the same text on every run.
+    the summary of the same input is the same text on every run. `views` lists
+    the token views (``title``, ``page``, ``heatmap``; :func:`.view.view_files`):
+    each sequence's heatmap and a link to its page.
     """
     lines = ["# cascade-core report", "", _parameters(doc["params"], doc["library"]["version"]), "", "## Inputs", ""]
     lines += markdown(inputs_table(doc["files"]))
@@ -55,4 +57,14 @@ def report_markdown(doc: dict, plots: list[str] | None = None) -> str:
     if plots:
         lines += ["", "## Plots", ""]
         lines += [f"![{Path(p).stem}]({p})" for p in plots]
+    if views:
+        lines += ["", "## Tokens across layers", ""]
+        lines += [
+            "Which tokens are representatives at every layer: the cascade against per-layer ADA. Each sequence's "
+            "page (open it in a browser; it needs no network) shades the text by the number of layers that chose "
+            "each token, steps through the layers, and shows each token's group on hover."
+        ]
+        for view in views:
+            lines += ["", f"### {view['title']}", "", f"[Open the page]({view['page']})", ""]
+            lines += [f"![{Path(view['heatmap']).stem}]({view['heatmap']})"]
     return "\n".join(lines) + "\n"

@@ -6,7 +6,8 @@
   becomes a link to that section of :doc:`spec` (anchors ``spec-n``,
   ``spec-n-m``); a citation of a section the page lacks fails the build.
 * At build start, the Overview's figure is drawn from the bundled sample
-  (``_generated/sets_across_layers.png``).
+  (``_generated/sets_across_layers.png``), and so is the token view's heatmap
+  (``_generated/tokens_sample.png``).
 """
 
 from __future__ import annotations
@@ -114,8 +115,21 @@ def draw_sets(app) -> None:
     plt.close(fig)
 
 
+def draw_token_heatmap(app) -> None:
+    """The heatmap ``analyze --out`` writes for the bundled sample's first text (``tokens_s0.png``)."""
+    import cascade_core as cc
+    from cascade_core.report.view import heatmap_png
+
+    out = Path(app.srcdir) / "_generated" / "tokens_sample.png"
+    out.parent.mkdir(exist_ok=True)
+    report = cc.analyze_file(cc.sample_path(), cc.Analysis(tau=0.7, views=True))
+    title = "Representatives of minilm_sample.npz, sequence 0 at every layer, tau = 0.7"
+    out.write_bytes(heatmap_png(report.views[0], title=title))
+
+
 def setup(app):
     app.add_directive("cascade-cli", CascadeCli)
     app.add_transform(LinkSpecCitations)
     app.connect("builder-inited", draw_sets)
+    app.connect("builder-inited", draw_token_heatmap)
     return {"parallel_read_safe": True, "version": "1"}
