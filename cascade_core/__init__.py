@@ -26,6 +26,9 @@ SPEC §10   :mod:`selectors`, :func:`compare` (``_compare``, ``_set_figures``)
 Per-token views of a run (sets, groups, token text), as a table:
 :func:`token_views`, :func:`token_table` (``_tokens``).
 
+Corpora: :func:`analyze_corpus` (``_corpus``: one Dask task per document,
+Parquet parts, resume; ``_sources``: files, globs, folders, ``datasets`` rows).
+
 Subpackages: :mod:`cascade_core.backends` (the backend registry),
 :mod:`cascade_core.selectors` (token selectors compared, SPEC §10),
 :mod:`cascade_core.report` (documents, tables, plots),
@@ -58,6 +61,7 @@ from ._compare import (
     compare,
     compare_file,
 )
+from ._corpus import CorpusProgress, CorpusResult, DocumentResult, analyze_corpus, analyze_document, corpus_documents
 from ._errors import CascadeInputError
 from ._export import export_hf
 from ._gram import normalize
@@ -65,6 +69,7 @@ from ._io import Activations, describe, load, sample_path, write_atomic
 from ._metrics import LayerRecord, RunTotals, jaccard
 from ._quality import AttentionRecord, attention_layers
 from ._runner import RunResult, run
+from ._sources import Document
 from ._stack import LayerStack
 from ._tokens import TokenView, token_table, token_views
 from ._version import __version__
@@ -81,6 +86,10 @@ __all__ = [
     "CompareOptions",
     "Comparison",
     "FileComparison",
+    "CorpusProgress",
+    "CorpusResult",
+    "Document",
+    "DocumentResult",
     "FileReport",
     "LayerRecord",
     "LayerStack",
@@ -94,6 +103,8 @@ __all__ = [
     "__version__",
     "ada",
     "ada_ops",
+    "analyze_corpus",
+    "analyze_document",
     "analyze_file",
     "assign",
     "assign_ops",
@@ -105,6 +116,7 @@ __all__ = [
     "cascade_ops",
     "compare",
     "compare_file",
+    "corpus_documents",
     "describe",
     "export_hf",
     "full_attention",

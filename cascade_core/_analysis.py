@@ -138,15 +138,32 @@ def analyze_file(
     -------
     FileReport
     """
+    data = load(
+        path,
+        key=read_key(analysis),
+        layout=analysis.layout,
+        lengths=analysis.lengths,
+        mask=analysis.mask,
+        layers=analysis.layers,
+    )
+    return analyze_activations(data, analysis, progress=progress)
+
+
+def read_key(analysis: Analysis) -> str | None:
+    """The tensor an analysis selects on: its `key`, or the queries or keys when attention selects on them."""
+    options = analysis.attention
+    if options is not None and options.select_on != "hidden":
+        return options.qkv_keys["qk".index(options.select_on)]
+    return analysis.key
+
+
+def analyze_activations(
+    data: Activations, analysis: Analysis, *, progress: Callable[[int, int], None] | None = None
+) -> FileReport:
+    """:func:`analyze_file` on activations already found (:func:`cascade_core.load`, or a dataset row)."""
     from .report import input_description
 
     options = analysis.attention
-    key = analysis.key
-    if options is not None and options.select_on != "hidden":
-        key = options.qkv_keys["qk".index(options.select_on)]
-    data = load(
-        path, key=key, layout=analysis.layout, lengths=analysis.lengths, mask=analysis.mask, layers=analysis.layers
-    )
     total = len(data.layers)
     if progress is not None:
         progress(0, total)

@@ -62,6 +62,10 @@ class CascadeInputError(ValueError):
             where.append(f"token {self.token}")
         return (", ".join(where) + ": " if where else "") + reason
 
+    def __reduce__(self):
+        # Rebuilt with every field, so the error crosses processes (Dask workers) whole.
+        return _rebuild, (self.reason, {k: getattr(self, k) for k in (*_WHERE, "param")})
+
     def located(self, **where) -> CascadeInputError:
         """Return a copy with more of the location filled in (existing fields win)."""
         fields = {k: getattr(self, k) for k in _WHERE}
@@ -69,3 +73,7 @@ class CascadeInputError(ValueError):
             if fields[key] is None:
                 fields[key] = value
         return CascadeInputError(self.reason, param=self.param, **fields)
+
+
+def _rebuild(reason: str, fields: dict) -> CascadeInputError:
+    return CascadeInputError(reason, **fields)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -45,6 +46,9 @@ class Activations:
         The file's metadata (empty when it has none).
     tensors : list of TensorRef
         Every tensor of the file (names, shapes, dtypes).
+    digest : callable or None
+        ``digest()``: the SHA-256 of the data, when `path` is not a file to hash
+        (a row of a ``datasets`` folder).
     """
 
     layers: LayerStack
@@ -54,6 +58,7 @@ class Activations:
     mask: np.ndarray | None = None
     metadata: dict = field(default_factory=dict)
     tensors: list[TensorRef] = field(default_factory=list)
+    digest: Callable[[], str] | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:

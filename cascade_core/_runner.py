@@ -60,6 +60,18 @@ class RunResult:
     reference_assignments: dict[tuple[int, ...], list[Array]] = field(default_factory=dict)
     layer_ids: list[int] = field(default_factory=list)
 
+    def to_frame(self):
+        """One row per (slice, layer): the records as a pandas DataFrame (``cascade-core[tables]``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The :class:`LayerRecord` fields as columns (see :mod:`cascade_core.report.frame`).
+        """
+        from .report.frame import run_frame
+
+        return run_frame(self)
+
 
 def _is_array(obj) -> bool:
     return all(hasattr(obj, name) for name in ("shape", "ndim", "dtype"))

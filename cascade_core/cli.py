@@ -20,8 +20,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import selectors
-from ._analysis import Analysis, AttentionOptions, analyze_file, sweep
+from ._analysis import Analysis, AttentionOptions, sweep
 from ._compare import CompareOptions, compare_file
+from ._corpus import CorpusProgress, analyze_corpus, corpus_documents
 from ._errors import CascadeInputError
 from ._io import describe, sample_path
 from ._params import check_tau
@@ -36,7 +37,6 @@ from .report import (
     compare_document,
     compare_files,
     compare_text,
-    document,
     file_text,
     report_files,
     sweep_files,
@@ -71,6 +71,10 @@ FLAGS = {
     "selectors": "--selectors",
     "budget": "--budget",
     "attention": "--attention",
+    "workers": "--workers",
+    "scheduler": "--scheduler",
+    "resume": "--resume",
+    "out": "--out",
 }
 _NAMED = re.compile(r"(?<![\w-])(" + "|".join(FLAGS) + r")(=True\b|=)")
 
@@ -126,8 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
         "files",
         nargs="*",
         metavar="FILE",
-        help="activations: .npy, .npz, .safetensors, .h5, .pt, or a directory of per-layer files; globs are "
-        "expanded (default: the bundled sample)",
+        help="activations: .npy, .npz, .safetensors, .h5, .pt, a directory of per-layer files, a directory of "
+        "such documents, or a Hugging Face datasets folder (a document per row); globs are expanded "
+        "(default: the bundled sample)",
     )
     analyze.add_argument("--tau", type=float, default=0.7, help="threshold in (0, 1] on |cos| (default 0.7)")
     _add_run_options(analyze)
@@ -136,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--attention", action="store_true", help="score rr and tr attention against full (needs q, k, v in FILE)"
     )
     _add_attention_options(attention)
-    _add_output_options(analyze, "report.json, layers.csv, report.md, PNG plots and the token views")
+    _add_output_options(analyze, "report.json, layers.csv, report.md, PNG plots, the token views and Parquet tables")
     analyze.add_argument(
         "--view",
         action=argparse.BooleanOptionalAction,
@@ -144,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --out: one HTML page and one heatmap PNG per sequence, the tokens chosen at every layer "
         "(default on)",
     )
+    _add_corpus_options(analyze)
 
     sweep_parser = commands.add_parser(
         "sweep",
@@ -224,6 +230,23 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
     export.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     return parser
+
+
+def _add_corpus_options(parser) -> None:
+    group = parser.add_argument_group("corpora (many documents, on Dask)")
+    group.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local Dask workers, one process each (default: one per core for 4 documents or more; 0: in this process)",
+    )
+    group.add_argument("--scheduler", metavar="ADDRESS", help="run on a running dask.distributed scheduler")
+    group.add_argument("--gpus", action="store_true", help="one Dask worker per GPU (dask-cuda), cupy backend")
+    group.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the documents --out already holds (same parameters, unchanged files) and run the rest",
+    )
 
 
 def _add_selection_options(parser) -> None:
@@ -359,37 +382,141 @@ class _Progress:
             self.bar = None
 
 
+class _CorpusProgress(_Progress):
+    """The corpus's bar (documents done, failures, ETA) and, in this process, each document's layer bar."""
+
+    def __init__(self, quiet: bool) -> None:
+        super().__init__(quiet)
+        self.quiet = quiet
+        self.documents = None
+
+    def event(self, e: CorpusProgress) -> None:
+        if e.document is None:  # the start
+            if e.workers and not self.quiet:
+                where = e.dashboard or "not served (pip install bokeh)"
+                print(f"dask: {e.workers} worker{'s' if e.workers != 1 else ''}, dashboard {where}", file=sys.stderr)
+            if e.total > 1:
+                from tqdm.auto import tqdm
+
+                self.documents = tqdm(
+                    total=e.total,
+                    initial=e.done,
+                    desc="documents",
+                    mininterval=0,
+                    bar_format="{desc} {n_fmt}/{total_fmt} [{bar:24}] {elapsed}<{remaining} {postfix}",
+                    disable=self.disable,
+                    file=sys.stderr,
+                )
+        elif e.layer is not None:
+            self(f"[{e.index + 1}/{e.total}] {Path(e.document).name}", e.layer, e.layers)
+        elif self.documents is not None:
+            self.documents.update(e.done - self.documents.n)
+            if e.failed:
+                self.documents.set_postfix_str(f"{e.failed} failed")
+
+    def close_all(self) -> None:
+        self.close()
+        if self.documents is not None:
+            self.documents.close()
+            self.documents = None
+
+
+#: A report prints every document's tables up to this many documents, and only the aggregate beyond.
+PRINT_EACH = 10
+
+
+def _have_tables() -> bool:
+    try:
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _store_files(store: str | None) -> set[Path] | None:
+    """What a corpus folder holds before a run (None: no folder)."""
+    if not store or not Path(store).is_dir():
+        return None
+    return set(Path(store).rglob("*"))
+
+
+def _remove_new(store: str | None, before: set[Path] | None) -> None:
+    """Remove what this run added to the corpus folder (the error part of a one-document run)."""
+    if not store or not Path(store).is_dir():
+        return
+    added = set(Path(store).rglob("*")) - (before or set())
+    for path in sorted(added, key=lambda p: len(p.parts), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    if before is None:
+        Path(store).rmdir()
+
+
 # ---- commands ---------------------------------------------------------------
 
 
-def _analyze(args) -> None:
+def _analyze(args) -> int:
     views = bool(args.out) and args.view
     analysis = replace(_analysis(args, check_tau(args.tau)), views=views)
-    paths = _expand(args.files)
+    documents = corpus_documents(args.files or [sample_path()])
+    extra = ("documents.parquet", "corpus.json")
     patterns = VIEW_PATTERNS if views else ()
-    check_outputs(args.out, args.json, REPORT_FILES, paths, force=args.force, patterns=patterns)
-    progress = _Progress(args.quiet or args.format == "json")
-    reports = []
+    inputs = [Path(d.path) for d in documents]
+    check_outputs(args.out, args.json, REPORT_FILES + extra, inputs, force=True, patterns=patterns)
+    if not (args.force or args.resume):  # --resume rebuilds the report files from the records it keeps
+        check_outputs(args.out, args.json, REPORT_FILES + extra[:1], [], force=False, patterns=patterns)
+    store = args.out
+    if args.out and not _have_tables() and not args.resume:
+        print("cascade-core: Parquet tables not written: pip install 'cascade-core[tables]'", file=sys.stderr)
+        store = None
+    before = _store_files(store)
+    progress = _CorpusProgress(args.quiet or args.format == "json")
     try:
-        for i, path in enumerate(paths):
-            label = f"[{i + 1}/{len(paths)}] {path.name}"
-            reports.append(analyze_file(path, analysis, progress=functools.partial(progress, label)))
+        result = analyze_corpus(
+            documents,
+            analysis,
+            out=store,
+            resume=args.resume,
+            force=args.force,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            gpus=args.gpus,
+            progress=progress.event,
+        )
     finally:
-        progress.close()
-    doc = document(reports)
-    if args.format == "json":
+        progress.close_all()
+    if len(result.documents) == 1 and result.failed:  # one document: its error is the command's (one line, exit 2)
+        _remove_new(store, before)
+        raise result.failed[0].error
+    doc = result.report()
+    if doc is not None and args.format == "json":
         print(to_json(doc), end="")
-    else:
-        for i, entry in enumerate(doc["files"]):
-            label = "bundled sample: all-MiniLM-L6-v2 hidden states" if not args.files else None
-            print(("\n" if i else "") + file_text(entry, doc["params"], doc["paper"], label=label))
-        if len(reports) > 1:
-            print()
-            print(aggregate_text(doc))
-    folder = functools.partial(report_files, doc, [r.views for r in reports] if views else None)
-    written = write_outputs(args.out, args.json, to_json(doc), folder, force=args.force)
-    if written and args.format == "table":
-        print("\nwrote " + ", ".join(written))
+    elif doc is not None:
+        if len(doc["files"]) <= PRINT_EACH:
+            for i, entry in enumerate(doc["files"]):
+                label = "bundled sample: all-MiniLM-L6-v2 hidden states" if not args.files else None
+                print(("\n" if i else "") + file_text(entry, doc["params"], doc["paper"], label=label))
+        if len(doc["files"]) > 1:
+            print(("\n" if len(doc["files"]) <= PRINT_EACH else "") + aggregate_text(doc))
+        if result.resumed:
+            print(f"\nresumed: {result.resumed} of {len(result.documents)} documents were already in {args.out}")
+    if doc is not None or store:
+        files = (lambda: result.report_files()) if store else (lambda: report_files(doc, result.views()))
+        written = write_outputs(args.out, args.json if doc else None, to_json(doc) if doc else "", files, force=True)
+        if written and args.format == "table":
+            print("\nwrote " + ", ".join(written) + (f", {args.out}/records/" if store else ""))
+    if result.failed:
+        print(f"cascade-core: {len(result.failed)} of {len(result.documents)} documents failed:", file=sys.stderr)
+        for failure in result.failed:
+            reason = failure.reason
+            if isinstance(failure.error, CascadeInputError):
+                err = failure.error
+                reason = flag_message(
+                    CascadeInputError(err.reason, param=err.param, layer=err.layer, slice=err.slice, token=err.token)
+                )
+            print(f"  {failure.document.name}: {reason}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def parse_taus(text: str) -> list[float]:
@@ -496,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command == "analyze":
-            _analyze(args)
+            return _analyze(args)
         elif args.command == "sweep":
             _sweep(args)
         elif args.command == "compare":

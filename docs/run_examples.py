@@ -33,6 +33,7 @@ PAGES = {
     "index": "temp",
     "view": "temp",
     "selectors": "temp",
+    "tutorial_corpus": "temp",
 }
 README_COMMANDS = {
     "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/cascade-core analyze",

@@ -23,6 +23,7 @@ pytest.importorskip("matplotlib")
 
 GOLDEN_MD = Path(__file__).parent / "golden" / "report_sample.md"
 PLOTS = ["r_over_T.png", "jaccard.png", "gram_ops.png", "changes.png"]
+CORPUS = ["corpus.json", "documents.parquet", "records"]  # the Parquet tables (issue 16)
 
 
 def schema(name):
@@ -56,7 +57,7 @@ def test_analyze_out_writes_every_file(tmp_path, capsys):
     out, _ = cli(capsys, "analyze", "--out", str(out_dir))
     names = sorted(p.name for p in out_dir.iterdir())
     views = [f"{kind}_s{b}.{ext}" for b in range(3) for kind, ext in (("view", "html"), ("tokens", "png"))]
-    assert names == sorted(["report.json", "layers.csv", "report.md", *PLOTS, *views])
+    assert names == sorted(["report.json", "layers.csv", "report.md", *PLOTS, *views, *CORPUS])
     report = json.loads((out_dir / "report.json").read_text())
     jsonschema.validate(report, schema("report.schema.json"))
     assert report["files"][0]["input"]["format"] == "npz" and report["params"]["backend"] in ("numba", "numpy")
@@ -106,12 +107,12 @@ def test_existing_reports_are_never_overwritten(tmp_path, capsys):
 
 
 def test_interrupt_during_the_run_writes_nothing(tmp_path, capsys, monkeypatch):
-    import cascade_core.cli as cli_module
+    import cascade_core._corpus as corpus_module
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module, "analyze_file", interrupted)
+    monkeypatch.setattr(corpus_module, "analyze_activations", interrupted)
     _, err = cli(capsys, "analyze", "--out", str(tmp_path / "r"), "--json", str(tmp_path / "r.json"), status=130)
     assert "interrupted" in err
     assert list(tmp_path.iterdir()) == []

@@ -130,7 +130,7 @@ def input_description(data) -> dict:
     """
     return {
         "path": data.path,
-        "sha256": sha256_of(data.path),
+        "sha256": data.digest() if data.digest is not None else sha256_of(data.path),
         "format": data.format,
         "key": data.key,
         "layout": data.layers.layout,
