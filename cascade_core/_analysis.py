@@ -66,7 +66,7 @@ class Analysis:
         What to read, as for :func:`cascade_core.load`.
     layers : str, optional
         Which layers to run, as for :func:`cascade_core.run` (``"1:"``).
-    center, reference, recompute_ratio, recompute_every, backend, tile
+    center, reference, recompute_ratio, recompute_every, backend, tile, algorithm
         As for :func:`cascade_core.run`.
     attention : AttentionOptions, optional
         Also score compressed attention (needs q, k, v in the file).
@@ -84,6 +84,7 @@ class Analysis:
     recompute_every: int | None = None
     backend: str = "auto"
     tile: int | None = None
+    algorithm: str = "chosen-rows"
     attention: AttentionOptions | None = None
 
     def at(self, tau: float) -> Analysis:
@@ -153,6 +154,7 @@ def analyze_file(
             mask=data.mask,
             backend=analysis.backend,
             tile=analysis.tile,
+            algorithm=analysis.algorithm,
             assign=options is not None,
             progress=None if progress is None else lambda position: progress(position + 1, total),
         )
@@ -193,7 +195,7 @@ def sweep(
     *,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict:
-    """The analysis of every file at every tau, reduced to one row per tau (``cascade-core/sweep/1``).
+    """The analysis of every file at every tau, reduced to one row per tau (``cascade-core/sweep/2``).
 
     Parameters
     ----------
