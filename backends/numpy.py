@@ -44,7 +44,7 @@ class NumpyBackend(BaseBackend):
 
     name = "numpy"
     #: B of SPEC §3.1, measured (docs/decisions.md, "Block sizes").
-    block = 512
+    block = 1024
 
     def native(self, x) -> np.ndarray:
         return to_numpy(x)
