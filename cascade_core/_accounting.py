@@ -54,6 +54,7 @@ def ada_needed(reps: Array, n_tokens: int) -> int:
     Examples
     --------
     >>> import numpy as np
+    >>> from cascade_core import ada_needed
     >>> ada_needed(np.array([0, 2, 4]), 6)   # tokens 1, 2: 1 each; 3, 4: 2 each; 5: 3
     9
     """
@@ -82,6 +83,7 @@ def cascade_needed(n_tokens: int, prev: Array, kept: Array, uncovered: Array, ad
     Examples
     --------
     >>> import numpy as np
+    >>> from cascade_core import cascade_needed
     >>> # R_l = {0, 2, 4} keeps {0, 4}; U = {3}, A = {3}: removal 0 + 1 + 1, validation 3 * 2, addition 0
     >>> cascade_needed(6, np.array([0, 2, 4]), np.array([0, 4]), np.array([3]), np.array([3]))
     8
