@@ -332,3 +332,45 @@ def test_same_set_from_r_over_t_005_to_095(backend, ratio, ratio_layers):
     xb = as_backend_input(x, backend)
     for algorithm, tile in (("chosen-rows", 64), ("chosen-rows", None), ("chosen-rows", 333), ("full-gram", None)):
         assert to_host(cc.ada(xb, TAU, backend=backend, tile=tile, algorithm=algorithm).reps) == expected
+
+
+def test_reports_carry_both_ledgers(tmp_path, capsys):
+    """Two synthetic inputs, one where the cascade needs more than exact ADA and one where it needs less."""
+    import csv
+    import json
+
+    from cascade_core.cli import main
+
+    np.save(tmp_path / "a.npy", synthetic.stacked(4, 150, 24, rep_ratio=0.45, seed=1))  # needed savings < 0
+    np.save(tmp_path / "b.npy", synthetic.stacked(4, 150, 24, rep_ratio=0.3, seed=2))  # needed savings > 0
+    out_dir = tmp_path / "r"
+    assert (
+        main(["analyze", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), "--tau", "0.5", "--out", str(out_dir)]) == 0
+    )
+    printed = capsys.readouterr().out
+    report = json.loads((out_dir / "report.json").read_text())
+    assert report["schema"] == "cascade-core/report/2" and report["params"]["algorithm"] == "chosen-rows"
+    signs = []
+    for entry in report["files"]:
+        t = entry["totals"]
+        assert t["needed"] == sum(rec["needed"] for rec in entry["records"])
+        assert t["needed_ada"] == sum(rec["needed_ada"] for rec in entry["records"])
+        assert t["needed_savings"] == pytest.approx(1 - t["needed"] / t["needed_ada"])
+        assert [row["needed"] for row in entry["layers"]] == [rec["needed"] for rec in entry["records"]]
+        assert t["wall_savings_chosen_rows"] == pytest.approx(1 - t["seconds"] / t["seconds_ada_chosen_rows"])
+        signs.append(t["needed_savings"] < 0)
+    assert signs == [True, False]
+    pooled = report["aggregate"]["pooled_needed_savings"]
+    totals = [entry["totals"] for entry in report["files"]]
+    assert pooled == pytest.approx(1 - sum(t["needed"] for t in totals) / sum(t["needed_ada"] for t in totals))
+    rows = list(csv.DictReader((out_dir / "layers.csv").open()))
+    records = [rec for entry in report["files"] for rec in entry["records"]]
+    assert [int(row["needed"]) for row in rows] == [rec["needed"] for rec in records]
+    assert [int(row["needed_ada"]) for row in rows] == [rec["needed_ada"] for rec in records]
+    assert all(float(row["seconds_ada_full_gram"]) > 0 and float(row["seconds_ada_chosen_rows"]) > 0 for row in rows)
+    markdown = (out_dir / "report.md").read_text()
+    assert "| Gram savings (paper ledger) | needed savings |" in markdown and "pooled needed savings" in printed
+    # said in words for a.npy only, in the printed totals and in report.md
+    assert printed.count("The cascade costs more than an exact ADA on this input") == 1
+    assert "costs more than an exact ADA on `a.npy`" in markdown and "on `b.npy`" not in markdown
+    assert ("Pooled over all files, the cascade costs more" in printed) == (pooled < 0)
