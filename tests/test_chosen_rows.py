@@ -7,6 +7,8 @@ the backend hook (:meth:`Backend.greedy`) is what ADA and the cascade call;
 runs time ADA both ways; the needed counts match an independent count.
 """
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -155,6 +157,10 @@ def test_cli_algorithm_flag(capsys):
     assert "algorithm full-gram" in out and "needed savings" in out
     assert main(["analyze", "--algorithm", "fast"]) == 2
     assert "--algorithm" in capsys.readouterr().err
+    assert main(["sweep", "--tau", "0.7,0.9", "--algorithm", "full-gram", "--format", "json"]) == 0
+    sweep = json.loads(capsys.readouterr().out)
+    assert sweep["schema"] == "cascade-core/sweep/2" and sweep["params"]["algorithm"] == "full-gram"
+    assert all(row["needed_savings"] < 0 < row["savings"] for row in sweep["rows"])
     err = cc.CascadeInputError("algorithm must be 'chosen-rows' or 'full-gram', got 'x'", param="algorithm")
     assert flag_message(err).startswith("--algorithm must be")
 
@@ -337,7 +343,6 @@ def test_same_set_from_r_over_t_005_to_095(backend, ratio, ratio_layers):
 def test_reports_carry_both_ledgers(tmp_path, capsys):
     """Two synthetic inputs, one where the cascade needs more than exact ADA and one where it needs less."""
     import csv
-    import json
 
     from cascade_core.cli import main
 

@@ -73,3 +73,21 @@ def test_the_kept_figures_render_as_committed(figures, tmp_path):
     folder = HARNESS.parent.parent / "docs" / "benchmarks"
     reports = {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
     assert figures.render_markdown(reports) == (folder / "figures.md").read_text()
+
+
+@pytest.mark.gpu
+def test_quick_gpu_run_and_its_markdown(figures, tmp_path):
+    """The GPU rows of issue 13 (chosen rows vs full Gram at two T, the block sweep), small sizes."""
+    cupy = pytest.importorskip("cupy")
+    if cupy.cuda.runtime.getDeviceCount() == 0:
+        pytest.skip("no GPU")
+    fig = figures.gpu_figures(**figures.QUICK["gpu"])
+    rows = fig["chosen_rows"]["cupy"]
+    assert set(rows) == {f"T={t}, r/T={r}" for t in (1000, 2000) for r in ("0.45", "0.15")}
+    assert all(entry["same_set"] for entry in rows.values())
+    assert set(rows["T=1000, r/T=0.45"]["block_seconds"]) == {"128", "512"}
+    assert np.isfinite(fig["chosen_rows_speedup_largest_045"])
+    (tmp_path / "gpu.json").write_text(json.dumps({"gpu": fig}))
+    assert figures.main(["--markdown", str(tmp_path / "figures.md")]) == 0
+    text = (tmp_path / "figures.md").read_text()
+    assert "| chosen-rows vs full-Gram ADA, largest T, r/T ≈ 0.45 |" in text and "| cupy | 2000 |" in text
