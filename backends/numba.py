@@ -93,7 +93,7 @@ class NumbaBackend(BaseBackend):
 
     name = "numba"
     #: B of SPEC §3.1, measured (docs/decisions.md, "Block sizes").
-    block = 768
+    block = 1024
 
     def native(self, x) -> np.ndarray:
         return to_numpy(x)
