@@ -7,8 +7,12 @@
 
 Every figure is a ratio of two times measured in the same run (the machines
 are shared and noisy); absolute times are printed for the GPU. Timings are
-the best of ``--repeat`` runs; GPU work is synchronised inside each timed
-region. Where a layer's time goes is measured through :class:`TimedBackend`,
+the best of several runs (methods compared with each other are interleaved,
+so a burst of load hits both); GPU work is synchronised inside each timed
+region. ADA is timed both ways (SPEC §3.1): from the chosen rows only (the
+library's default) and on the full Gram matrix (the paper's costing), on the
+same backend, and the chosen-rows block ``B`` is swept to justify each
+backend's default. Where a layer's time goes is measured through :class:`TimedBackend`,
 a wrapper that times the backend's Gram products and scans; nothing in the
 library is patched. The naive method is the slow reference of the tests
 (``tests/naive.py``), run in float32 like the library.
@@ -41,16 +45,20 @@ __all__ = ["TimedBackend", "cpu_figures", "gpu_figures", "render_markdown", "mai
 
 
 class TimedBackend:
-    """A backend whose Gram products and scans are timed, each synchronised before and after.
+    """A backend whose Gram products, tile scans and chosen-rows scans are timed, each synchronised.
 
     Everything else is the wrapped backend's, so the core runs unchanged;
-    ``gram`` and ``scan`` hold the seconds spent in each.
+    ``gram``, ``scan`` and ``greedy`` hold the seconds spent in
+    :meth:`~cascade_core.backends.Backend.similarity`, ``scan_tile`` (the
+    full-Gram scan) and ``greedy`` (the whole chosen-rows scan, its own
+    products included).
     """
 
     def __init__(self, backend):
         self._backend = backend
         self.gram = 0.0
         self.scan = 0.0
+        self.greedy_seconds = 0.0
 
     def __getattr__(self, name):
         return getattr(self._backend, name)
@@ -69,6 +77,9 @@ class TimedBackend:
     def scan_tile(self, *args):
         return self._timed("scan", self._backend.scan_tile, *args)
 
+    def greedy(self, *args):
+        return self._timed("greedy_seconds", self._backend.greedy, *args)
+
 
 def _best(fn, repeat: int, sync) -> float:
     times = []
@@ -81,22 +92,98 @@ def _best(fn, repeat: int, sync) -> float:
     return min(times)
 
 
+def _best_interleaved(fns: dict, repeat: int, sync) -> dict:
+    """Best time of each function, the functions taking turns (a burst of load on a shared machine hits all)."""
+    best = {name: float("inf") for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            best[name] = min(best[name], _best(fn, 1, sync))
+    return best
+
+
+def _host_list(a) -> list:
+    return np.asarray(a.get() if hasattr(a, "get") else a).tolist()
+
+
+def chosen_rows_figures(n_tokens, n_features, ratios, tau, backend, sync, to_device, repeat, blocks=()) -> dict:
+    """One ADA layer from the chosen rows against the full Gram, same backend, at each ``r/T`` (SPEC §3.1).
+
+    With `blocks`, the chosen-rows layer is also timed at each block ``B``
+    (the sweep that chose the backend's default). Keys are the ratios.
+    """
+    out = {}
+    for ratio in ratios:
+        x = next(synthetic.layers(1, n_tokens, n_features, rep_ratio=ratio, seed=0))
+        xh = normalize(to_device(x))
+        full = ada_normalized(xh, tau, backend=backend, tile=None, algorithm="full-gram")
+        chosen = ada_normalized(xh, tau, backend=backend, tile=None)
+        fns = {
+            "full-gram": lambda xh=xh: ada_normalized(xh, tau, backend=backend, tile=None, algorithm="full-gram"),
+            "chosen-rows": lambda xh=xh: ada_normalized(xh, tau, backend=backend, tile=None),
+        }
+        for block in blocks:
+            fns[f"B={block}"] = lambda xh=xh, block=block: ada_normalized(xh, tau, backend=backend, tile=block)
+        times = _best_interleaved(fns, repeat, sync)
+        r = chosen.reps.shape[0]
+        entry = {
+            "T": n_tokens,
+            "d": n_features,
+            "r_over_T": r / n_tokens,
+            "same_set": _host_list(full.reps) == _host_list(chosen.reps),
+            "block": backend.block,
+            "seconds_full_gram": times["full-gram"],
+            "seconds_chosen_rows": times["chosen-rows"],
+            "speedup": times["full-gram"] / times["chosen-rows"],
+            "needed_over_T2": chosen.needed / n_tokens**2,
+        }
+        if blocks:
+            entry["block_seconds"] = {str(block): times[f"B={block}"] for block in blocks}
+        out[f"{ratio:g}"] = entry
+        xh = fns = None  # release the layer (a GPU's memory) before the next
+    return out
+
+
+def naive_figures(n_tokens, n_features, ratio, tau, backend, repeat) -> dict:
+    """The library's ADA (chosen rows, normalisation included) against the naive method, on one layer."""
+    x = next(synthetic.layers(1, n_tokens, n_features, rep_ratio=ratio, seed=0))
+    expected = naive.ada(x, tau, dtype=np.float32)
+    start = time.perf_counter()
+    naive.ada(x, tau, dtype=np.float32)
+    t_naive = time.perf_counter() - start
+    library = ada_normalized(normalize(x), tau, backend=backend, tile=None)
+    t_library = _best(lambda: ada_normalized(normalize(x), tau, backend=backend, tile=None), repeat, lambda: None)
+    return {
+        "T": n_tokens,
+        "d": n_features,
+        "r_over_T": len(expected) / n_tokens,
+        "same_set": library.reps.tolist() == expected,
+        "seconds_naive": t_naive,
+        "seconds_library": t_library,
+        "speedup": t_naive / t_library,
+    }
+
+
 def _cascade_ratios(layers, tau, backend, repeat, lengths=None) -> dict:
     """Per cascade layer: wall-clock savings against op savings, best of `repeat` runs."""
     best_c: dict[int, float] = {}
     best_a: dict[int, float] = {}
+    best_ac: dict[int, float] = {}
     records = None
     for _ in range(repeat):
         result = run(layers() if callable(layers) else layers, tau, backend=backend, reference=True)
         records = result.records
         for rec in records:
             best_c[rec.layer] = min(best_c.get(rec.layer, float("inf")), rec.seconds)
-            best_a[rec.layer] = min(best_a.get(rec.layer, float("inf")), rec.seconds_ada)
+            best_a[rec.layer] = min(best_a.get(rec.layer, float("inf")), rec.seconds_ada_full_gram)
+            best_ac[rec.layer] = min(best_ac.get(rec.layer, float("inf")), rec.seconds_ada_chosen_rows)
     later = [rec for rec in records if rec.method == "cascade"]
     t_c = sum(best_c[rec.layer] for rec in later)
     t_a = sum(best_a[rec.layer] for rec in later)
+    t_ac = sum(best_ac[rec.layer] for rec in later)
     ops_c = sum(rec.ops for rec in later)
     ops_a = sum(rec.ops_ada for rec in later)
+    needed_c = sum(rec.needed for rec in later)
+    needed_a = sum(rec.needed_ada for rec in later)
     wall, ops = 1 - t_c / t_a, 1 - ops_c / ops_a
     per_layer = [
         (1 - best_c[rec.layer] / best_a[rec.layer]) / (1 - rec.ops / rec.ops_ada)
@@ -112,19 +199,25 @@ def _cascade_ratios(layers, tau, backend, repeat, lengths=None) -> dict:
         "wall_over_op_savings_per_layer_min": min(per_layer) if per_layer else float("nan"),
         "seconds_cascade_layers": t_c,
         "seconds_ada_same_layers": t_a,
+        "needed_savings": 1 - needed_c / needed_a,
+        "wall_savings_vs_chosen_rows": 1 - t_c / t_ac,
+        "seconds_ada_chosen_rows_same_layers": t_ac,
     }
 
 
 def _time_shares(xh_prev, xh, tau, backend, sync, repeat) -> dict:
-    """Share of an ADA layer and a cascade layer spent in Gram products, scans and the rest.
+    """Share of an ADA layer (both ways) and a cascade layer spent in products, scans and the rest.
 
-    Gram time is that of every similarity product (ADA, removal, validation,
-    addition); scans are the backend's ``scan_tile``; bookkeeping is what
-    remains (membership, gathers, sorting).
+    Gram time is that of every similarity product the core asks for (the
+    full-Gram tiles, the validation); scans are the backend's ``scan_tile``;
+    chosen-rows scans are whole ``greedy`` calls (ADA, removal, addition;
+    their own products included); bookkeeping is what remains (membership,
+    gathers, sorting).
     """
     prev = ada_normalized(xh_prev, tau, backend=backend, tile=None).reps
     works = {
         "ada": lambda engine: ada_normalized(xh, tau, backend=engine, tile=None),
+        "ada, full Gram": lambda engine: ada_normalized(xh, tau, backend=engine, tile=None, algorithm="full-gram"),
         "cascade": lambda engine: cascade_normalized(prev, xh, tau, backend=engine, tile=None),
     }
     shares = {}
@@ -132,12 +225,14 @@ def _time_shares(xh_prev, xh, tau, backend, sync, repeat) -> dict:
         total = _best(lambda work=work: work(backend), repeat, sync)
         timed = TimedBackend(backend)
         work(timed)
-        measured = max(timed.gram + timed.scan, total)
+        parts = timed.gram + timed.scan + timed.greedy_seconds
+        measured = max(parts, total)
         shares[label] = {
             "seconds": total,
             "gram": timed.gram / measured,
             "scan": timed.scan / measured,
-            "bookkeeping": 1 - (timed.gram + timed.scan) / measured,
+            "chosen_rows": timed.greedy_seconds / measured,
+            "bookkeeping": 1 - parts / measured,
         }
     return shares
 
@@ -147,7 +242,11 @@ def _scaling(tokens, n_features, tau, backend, sync, to_device, repeat) -> dict:
     ada_times, cascade_times = [], []
     for n in tokens:
         _, layer = (normalize(to_device(x)) for x in synthetic.layers(2, n, n_features, rep_ratio=0.45))
-        ada_times.append(_best(lambda x=layer: ada_normalized(x, tau, backend=backend, tile=None), repeat, sync))
+        ada_times.append(
+            _best(
+                lambda x=layer: ada_normalized(x, tau, backend=backend, tile=None, algorithm="full-gram"), repeat, sync
+            )
+        )
         fixed = min(0.5, 256 / n)  # r = 256 representatives whatever T
         first, second = (normalize(to_device(x)) for x in synthetic.layers(2, n, n_features, rep_ratio=fixed))
         prev = ada_normalized(first, tau, backend=backend, tile=None).reps
@@ -184,19 +283,42 @@ def _fit(tokens, times) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
-def cpu_figures(n_layers=12, n_tokens=4096, n_features=768, tau=0.5, repeat=3, python_scan=True, scaling=True) -> dict:
-    """The CPU figures: Numba scan vs Python, ADA layer vs one product, cascade savings."""
+#: The chosen-rows blocks B swept on each kind of machine (the backend's default is one of them).
+CPU_BLOCKS = (128, 256, 512, 768, 1024)
+GPU_BLOCKS = (128, 256, 512, 1024, 2048)
+
+
+def cpu_figures(
+    n_layers=12,
+    n_tokens=4096,
+    n_features=768,
+    tau=0.5,
+    repeat=3,
+    python_scan=True,
+    scaling=True,
+    chosen_tokens=8192,
+    naive_tokens=4096,
+    blocks=CPU_BLOCKS,
+) -> dict:
+    """The CPU figures: ADA from the chosen rows vs the full Gram, Numba vs Python, vs naive, cascade savings.
+
+    ADA layer over one product, the scan share and the scaling exponents are
+    those of the full-Gram ADA (what the paper costs); the naive comparisons
+    time the library's default (chosen rows).
+    """
     from cascade_core.backends import numba as numba_module
 
     numba_backend = backends.get("numba")
+    numba_backend.warm_up()  # compile the kernels outside every timing
     data = synthetic.stacked(n_layers, n_tokens, n_features, rep_ratio=0.45, seed=0)
     xh = normalize(data[0])
     nothing = lambda: None  # noqa: E731
-    ada_normalized(xh, tau, backend=numba_backend, tile=None)  # warm-up: compile the kernels
     t_product = _best(lambda: xh @ xh.T, repeat, nothing)
-    t_ada = _best(lambda: ada_normalized(xh, tau, backend=numba_backend, tile=None), repeat, nothing)
+    t_ada = _best(
+        lambda: ada_normalized(xh, tau, backend=numba_backend, tile=None, algorithm="full-gram"), repeat, nothing
+    )
     timed = TimedBackend(numba_backend)
-    ada_normalized(xh, tau, backend=timed, tile=None)
+    ada_normalized(xh, tau, backend=timed, tile=None, algorithm="full-gram")
     t_scan_share = timed.scan
 
     step = tile_rows(None, n_tokens)
@@ -215,6 +337,7 @@ def cpu_figures(n_layers=12, n_tokens=4096, n_features=768, tau=0.5, repeat=3, p
     scan(kernel)  # compile outside the timing
     t_numba_scan = _best(lambda: scan(kernel), repeat, nothing)
     t_python_scan = _best(lambda: scan(kernel.py_func), 1, nothing) if python_scan else None
+    tiles = None  # release the Gram tiles
 
     figures = {
         "machine": f"{platform.processor() or platform.machine()}, {_cpu_count()} cores, NumPy {np.__version__}",
@@ -236,27 +359,49 @@ def cpu_figures(n_layers=12, n_tokens=4096, n_features=768, tau=0.5, repeat=3, p
     )
     figures["seconds_naive_ada"] = t_naive
     figures["library_speedup_over_naive"] = t_naive / t_library
+    figures["naive_015"] = naive_figures(naive_tokens, n_features, 0.15, tau, numba_backend, repeat)
+    figures["library_speedup_over_naive_015"] = figures["naive_015"]["speedup"]
+    figures["chosen_rows"] = {}
+    for name in ("numba", "numpy"):
+        engine = backends.get(name)
+        rows = chosen_rows_figures(
+            chosen_tokens, n_features, (0.45, 0.15), tau, engine, nothing, lambda x: x, repeat, blocks
+        )
+        figures["chosen_rows"][name] = rows
+    for ratio in ("0.45", "0.15"):
+        figures[f"chosen_rows_speedup_{ratio.replace('.', '')}"] = figures["chosen_rows"]["numba"][ratio]["speedup"]
     figures["shares"] = _time_shares(normalize(data[0]), normalize(data[1]), tau, numba_backend, nothing, repeat)
     tokens = (512, 1024, 2048, 4096, 8192, 16384) if scaling else (256, 512, 1024)
     figures["scaling"] = _scaling(tokens, n_features, tau, numba_backend, nothing, lambda x: x, repeat)
     return figures
 
 
-def gpu_figures(n_layers=28, n_tokens=8192, n_features=4096, tau=0.5, repeat=10, scaling=True) -> dict:
-    """The GPU figures: ADA layer vs the cuBLAS product, cascade savings, scan share, TFLOP/s."""
+def gpu_figures(
+    n_layers=28,
+    n_tokens=8192,
+    n_features=4096,
+    tau=0.5,
+    repeat=10,
+    scaling=True,
+    chosen_tokens=(8192, 32768),
+    blocks=GPU_BLOCKS,
+) -> dict:
+    """The GPU figures: ADA layer vs the cuBLAS product, chosen rows vs full Gram, cascade savings, TFLOP/s."""
     import cupy
 
     backend = backends.get("cupy")
+    backend.warm_up()
     sync = backend.synchronize
     first = next(synthetic.layers(1, n_tokens, n_features, rep_ratio=0.45, seed=0))
     xh = normalize(cupy.asarray(first))
     xh_t = xh.T
     xh @ xh_t  # warm-up: cuBLAS handle and kernels
+    ada_normalized(xh, tau, backend=backend, tile=None, algorithm="full-gram")
     ada_normalized(xh, tau, backend=backend, tile=None)
     t_product = _best(lambda: xh @ xh_t, repeat, sync)
-    t_ada = _best(lambda: ada_normalized(xh, tau, backend=backend, tile=None), repeat, sync)
+    t_ada = _best(lambda: ada_normalized(xh, tau, backend=backend, tile=None, algorithm="full-gram"), repeat, sync)
     timed = TimedBackend(backend)
-    ada_normalized(xh, tau, backend=timed, tile=None)
+    ada_normalized(xh, tau, backend=timed, tile=None, algorithm="full-gram")
     flops = 2.0 * n_tokens * n_tokens * n_features
 
     def layers():
@@ -274,9 +419,21 @@ def gpu_figures(n_layers=28, n_tokens=8192, n_features=4096, tau=0.5, repeat=10,
         "tflops_ada_layer": flops / t_ada / 1e12,
         "scan_share_of_ada_layer": timed.scan / t_ada,
     }
+    xh = xh_t = None  # release the layer before the larger ones
     figures.update(_cascade_ratios(layers, tau, "cupy", repeat=2))
+    rows = {}
+    for count in chosen_tokens:
+        sweep = blocks if count == chosen_tokens[0] else ()
+        for ratio, entry in chosen_rows_figures(
+            count, n_features, (0.45, 0.15), tau, backend, sync, cupy.asarray, max(2, repeat // 3), sweep
+        ).items():
+            rows[f"T={count}, r/T={ratio}"] = entry
+        cupy.get_default_memory_pool().free_all_blocks()
+    figures["chosen_rows"] = {"cupy": rows}
+    largest = f"T={chosen_tokens[-1]}, r/T=0.45"
+    figures["chosen_rows_speedup_largest_045"] = rows[largest]["speedup"]
     second = normalize(cupy.asarray(next(synthetic.layers(2, n_tokens, n_features, rep_ratio=0.45, seed=1))))
-    figures["shares"] = _time_shares(xh, second, tau, backend, sync, 3)
+    figures["shares"] = _time_shares(normalize(cupy.asarray(first)), second, tau, backend, sync, 3)
     tokens = (512, 1024, 2048, 4096, 8192, 16384) if scaling else (256, 512, 1024)
     figures["scaling"] = _scaling(tokens, n_features, tau, backend, sync, cupy.asarray, 3)
     return figures
@@ -288,10 +445,14 @@ TARGETS = {
         ("ada_layer_over_product", "ADA layer (tiles + scan) vs one float32 X^ X^T product", "<=", 1.5, "x"),
         ("wall_over_op_savings", "cascade wall-clock savings / op savings", ">=", 0.8, ""),
         ("library_speedup_over_naive", "library ADA vs naive (NumPy Gram + Python loop)", ">=", 20, "x"),
+        ("chosen_rows_speedup_045", "chosen-rows vs full-Gram ADA, Numba, T = 8192, r/T ≈ 0.45", ">=", 3, "x"),
+        ("chosen_rows_speedup_015", "chosen-rows vs full-Gram ADA, Numba, T = 8192, r/T ≈ 0.15", ">=", 5, "x"),
+        ("library_speedup_over_naive_015", "library ADA vs naive, T = 4096, r/T ≈ 0.15", ">=", 20, "x"),
     ],
     "gpu": [
         ("ada_layer_over_product", "ADA layer vs the cuBLAS float32 product X^ X^T", "<=", 2.0, "x"),
         ("wall_over_op_savings", "cascade wall-clock savings / op savings", ">=", 0.7, ""),
+        ("chosen_rows_speedup_largest_045", "chosen-rows vs full-Gram ADA, largest T, r/T ≈ 0.45", ">=", 2, "x"),
     ],
 }
 
@@ -338,20 +499,39 @@ def render_markdown(reports: dict[str, dict]) -> str:
                     f"| Numba scan / pure-Python scan (one layer) | {1e3 * fig['seconds_numba_scan']:.2f} ms / "
                     f"{fig['seconds_python_scan']:.2f} s | | |"
                 )
+            if "needed_savings" in fig:
+                lines += [
+                    f"| cascade needed savings (layers 1..L-1, exact ADA's ledger) | "
+                    f"{100 * fig['needed_savings']:.1f} % | | |",
+                    f"| cascade wall-clock savings vs chosen-rows ADA | "
+                    f"{100 * fig['wall_savings_vs_chosen_rows']:.1f} % | | |",
+                ]
+            if "naive_015" in fig:
+                n15 = fig["naive_015"]
+                lines.append(
+                    f"| naive / library ADA at T = {n15['T']}, r/T = {n15['r_over_T']:.3f} | "
+                    f"{1e3 * n15['seconds_naive']:.0f} ms / {1e3 * n15['seconds_library']:.1f} ms | | |"
+                )
             shares = fig.get("shares")
             if shares:
+                with_chosen = any("chosen_rows" in share for share in shares.values())
                 lines += [
                     "",
                     "Where a layer's time goes:",
                     "",
-                    "| layer | time | Gram products | scans | bookkeeping |",
+                    "| layer | time | Gram products | scans |"
+                    + (" chosen-rows scans |" if with_chosen else "")
+                    + " bookkeeping |",
                 ]
-                lines.append("| --- | ---: | ---: | ---: | ---: |")
+                lines.append("| --- | ---: | ---: | ---: | ---: |" + (" ---: |" if with_chosen else ""))
                 for label, share in shares.items():
                     lines.append(
                         f"| {label} | {1e3 * share['seconds']:.2f} ms | {100 * share['gram']:.1f} % | "
-                        f"{100 * share['scan']:.1f} % | {100 * share['bookkeeping']:.1f} % |"
+                        f"{100 * share['scan']:.1f} % | "
+                        + (f"{100 * share.get('chosen_rows', 0.0):.1f} % | " if with_chosen else "")
+                        + f"{100 * share['bookkeeping']:.1f} % |"
                     )
+            lines += _chosen_rows_lines(fig.get("chosen_rows"))
             scaling = fig.get("scaling")
             if scaling:
                 lines += [
@@ -372,6 +552,47 @@ def render_markdown(reports: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def _chosen_rows_lines(chosen: dict | None) -> list[str]:
+    """Tables of ADA from the chosen rows against the full Gram, and of the block sweep, per backend."""
+    if not chosen:
+        return []
+    lines = [
+        "",
+        "ADA from the chosen rows (SPEC §3.1) against ADA on the full Gram, same backend, one layer "
+        "(needed/T²: the needed ledger of the layer over the paper's):",
+        "",
+        "| backend | T | d | r/T | full Gram | chosen rows (B) | speed-up | needed / T² | same set |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    sweeps = []
+    for backend, rows in chosen.items():
+        for entry in rows.values():
+            lines.append(
+                f"| {backend} | {entry['T']} | {entry['d']} | {entry['r_over_T']:.3f} | "
+                f"{1e3 * entry['seconds_full_gram']:.1f} ms | {1e3 * entry['seconds_chosen_rows']:.1f} ms "
+                f"({entry['block']}) | {entry['speedup']:.2f}x | {entry['needed_over_T2']:.3f} | "
+                f"{'yes' if entry['same_set'] else 'NO'} |"
+            )
+            if "block_seconds" in entry:
+                sweeps.append((backend, entry))
+    if sweeps:
+        blocks = list(sweeps[0][1]["block_seconds"])
+        lines += [
+            "",
+            "Chosen-rows ADA against the block B (the sweep behind each backend's default):",
+            "",
+            "| backend | T | r/T | " + " | ".join(f"B = {b}" for b in blocks) + " |",
+            "| --- | ---: | ---: | " + " | ".join("---:" for _ in blocks) + " |",
+        ]
+        for backend, entry in sweeps:
+            best = min(entry["block_seconds"].values())
+            cells = [
+                f"**{1e3 * t:.1f} ms**" if t == best else f"{1e3 * t:.1f} ms" for t in entry["block_seconds"].values()
+            ]
+            lines.append(f"| {backend} | {entry['T']} | {entry['r_over_T']:.3f} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _large(scaling: dict, name: str) -> str:
     if f"{name}_exponent_large_T" in scaling:
         return f"{scaling[f'{name}_exponent_large_T']:.2f}"
@@ -381,16 +602,32 @@ def _large(scaling: dict, name: str) -> str:
 _SCALING_KEYS = {"ada": "ada_seconds", "cascade": "cascade_seconds_fixed_r256"}
 
 
+#: ``--quick``: small sizes, a smoke test of every figure, not a measurement.
+QUICK = {
+    "cpu": dict(
+        n_layers=3, n_tokens=512, n_features=64, repeat=1, scaling=False,
+        chosen_tokens=600, naive_tokens=500, blocks=(64, 128),
+    ),
+    "gpu": dict(n_layers=3, n_tokens=1024, n_features=256, repeat=2, scaling=False, chosen_tokens=(1000, 2000),
+                blocks=(128, 512)),
+}  # fmt: skip
+
+
 def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _print(title: str, figures: dict) -> None:
-    print(f"\n{title}")
+def _print(title: str, figures: dict, indent: str = "  ") -> None:
+    if title:
+        print(f"\n{title}")
     for key, value in figures.items():
+        if isinstance(value, dict) and key != "shape":
+            print(f"{indent}{key}:")
+            _print("", value, indent + "  ")
+            continue
         if isinstance(value, float):
             value = f"{value:.4g}"
-        print(f"  {key:<38} {value}")
+        print(f"{indent}{key:<38} {value}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -411,11 +648,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     report = {}
     if args.cpu or not args.gpu:
-        sizes = dict(n_layers=3, n_tokens=512, n_features=64, repeat=1, scaling=False) if args.quick else {}
+        sizes = dict(QUICK["cpu"]) if args.quick else {}
         report["cpu"] = cpu_figures(**sizes)
         _print("CPU", report["cpu"])
     if args.gpu:
-        sizes = dict(n_layers=3, n_tokens=1024, n_features=256, repeat=2, scaling=False) if args.quick else {}
+        sizes = dict(QUICK["gpu"]) if args.quick else {}
         report["gpu"] = gpu_figures(**sizes)
         _print("GPU", report["gpu"])
     if args.json:

@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("--tau", type=float, default=0.5)
     parser.add_argument("--tile", type=int, default=None)
     parser.add_argument("--ada-only", action="store_true", help="ADA on every layer (recompute_every=1)")
+    parser.add_argument("--algorithm", default="chosen-rows", choices=["chosen-rows", "full-gram"])
     parser.add_argument("--baseline", action="store_true", help="import and load the kernels, run nothing")
     args = parser.parse_args()
     if args.baseline:  # what any run pays before its data: imports and the backend's compiled kernels
@@ -33,7 +34,14 @@ def main() -> None:
         return
     data = synthetic.layers(args.layers, args.tokens, args.features)
     start = time.perf_counter()
-    result = cc.run(data, args.tau, reference=False, tile=args.tile, recompute_every=1 if args.ada_only else None)
+    result = cc.run(
+        data,
+        args.tau,
+        reference=False,
+        tile=args.tile,
+        algorithm=args.algorithm,
+        recompute_every=1 if args.ada_only else None,
+    )
     seconds = time.perf_counter() - start
     t = result.totals
     print(

@@ -3,13 +3,19 @@
 A backend supplies what the array API lacks (the sequential greedy scan of
 SPEC §3, fast counts) and decides where arrays live. Everything else in the
 core is array-API code that gets its namespace from the arrays.
+
+The greedy scan has two forms. :meth:`Backend.greedy` is the whole scan from
+the chosen rows only (SPEC §3.1, the default); a backend may replace it
+entirely (a compiled loop, a device-resident GPU scan). The full-Gram form
+(``algorithm="full-gram"``) is driven by the core, which hands the backend one
+row tile of the Gram matrix at a time (:meth:`Backend.scan_tile`).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from array_api_compat import array_namespace
+from array_api_compat import array_namespace, device
 
 Array = Any
 
@@ -27,6 +33,8 @@ class Backend(Protocol):
     """
 
     name: str
+    #: Tokens per tile of the chosen-rows scan (``B`` of SPEC §3.1) when the caller names none.
+    block: int
 
     def native(self, x: Array) -> Array:
         """`x` as an array this backend computes on (zero-copy through DLPack where memory allows)."""
@@ -55,6 +63,20 @@ class Backend(Protocol):
         and the updated `excluded` (the same array where updated in place).
         """
 
+    def greedy(self, xh: Array, tau: float, block: int) -> Array:
+        """The greedy scan of SPEC §3 over the rows of `xh`, from the chosen rows only (SPEC §3.1).
+
+        Rows are visited in order; a row is kept iff ``|xh_i . xh_j| < tau``
+        for every row ``j`` kept before it. For each tile of `block` rows:
+        one cross-Gram against the rows kept so far excludes every linked
+        row, then the Gram block of the tile's remaining rows is scanned in
+        order. Every pair is decided once, from one computed similarity,
+        so the result is a maximal independent set of the graph those
+        similarities define. Returns the kept rows' indices (int64,
+        increasing). This is the one scan of ADA and of the cascade's
+        removal and addition steps (SPEC §5).
+        """
+
     def group_sizes(self, assignment: Array, reps: Array) -> Array:
         """``c_j = |{i : a(i) = j}|`` for each ``j`` of the increasing `reps` (SPEC §4)."""
 
@@ -63,10 +85,13 @@ class BaseBackend:
     """Defaults of the :class:`Backend` protocol, in pure array-API code.
 
     A backend subclasses this and overrides :meth:`scan_tile` (required) and
-    whatever it does faster than the defaults.
+    whatever it does faster than the defaults. The default :meth:`greedy` is
+    array-API code built on the backend's own :meth:`similarity` and
+    :meth:`scan_tile`.
     """
 
     name: ClassVar[str] = ""
+    block: ClassVar[int] = 256
 
     def native(self, x: Array) -> Array:
         return x
@@ -86,6 +111,29 @@ class BaseBackend:
 
     def scan_tile(self, sims: Array, tau: float, start: int, excluded: Array) -> tuple[Array, Array]:
         raise NotImplementedError(f"backend {self.name!r} has no scan_tile")
+
+    def greedy(self, xh: Array, tau: float, block: int) -> Array:
+        xp = array_namespace(xh)
+        dev = device(xh)
+        n = xh.shape[0]
+        kept_rows = xh[:0, :]  # the rows kept so far, in order
+        kept = [xp.zeros((0,), dtype=xp.int64, device=dev)]
+        for start in range(0, n, block):
+            tile = xh[start : min(start + block, n), :]
+            left = xp.arange(tile.shape[0], dtype=xp.int64, device=dev)
+            if kept_rows.shape[0]:
+                # (a) the tile against every row kept before it: a linked row is out.
+                linked = xp.any(self.similarity(tile, xp.matrix_transpose(kept_rows)) >= tau, axis=1)
+                left = xp.nonzero(~linked)[0]
+                if left.shape[0] == 0:
+                    continue
+                tile = xp.take(tile, left, axis=0)
+            # (b) the block among the tile's remaining rows, scanned in order.
+            sims = self.similarity(tile, xp.matrix_transpose(tile))
+            picked, _ = self.scan_tile(sims, tau, 0, xp.zeros((tile.shape[0],), dtype=xp.bool, device=dev))
+            kept_rows = xp.concat([kept_rows, xp.take(tile, picked, axis=0)], axis=0)
+            kept.append(xp.take(left, picked) + start)
+        return xp.concat(kept)
 
     def group_sizes(self, assignment: Array, reps: Array) -> Array:
         xp = array_namespace(assignment, reps)

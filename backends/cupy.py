@@ -11,6 +11,14 @@ rows chosen) and none per token:
 2. ``exclude``: one thread per column ``j`` of the whole ``n``-wide tile sets
    ``excluded[j]`` if a chosen row of the block links to it.
 
+The chosen-rows scan of SPEC §3.1 (the default) is
+:meth:`BaseBackend.greedy <cascade_core.backends.BaseBackend.greedy>`, array-API
+code on CuPy arrays: per tile of ``block`` tokens one cuBLAS cross-Gram
+against the rows kept so far, one read of the linked rows to the host, and the
+two kernels above on the block of the remaining rows. Written for correctness;
+a device-resident scan (one host read a layer) can replace it by overriding
+``greedy``.
+
 The kernel source is plain C++ that NVRTC and hipRTC both compile: shared
 memory, ``__syncthreads`` and 32-bit integer words only; no warp-size
 assumption (ROCm wavefronts are 64 wide), no warp intrinsics, no atomics, no
@@ -111,6 +119,8 @@ class CupyBackend(BaseBackend):
     """CuPy arrays on the current GPU: cuBLAS/hipBLAS Gram tiles, the scan as two kernels a block."""
 
     name = "cupy"
+    #: B of SPEC §3.1: one ``diag_scan`` launch scans a whole block (BLOCK rows); see docs/decisions.md.
+    block = BLOCK
 
     def native(self, x):
         if isinstance(x, cupy.ndarray):

@@ -43,6 +43,8 @@ class NumpyBackend(BaseBackend):
     """The scan of a tile as NumPy operations: candidates first, then a Python loop over them."""
 
     name = "numpy"
+    #: B of SPEC §3.1, measured (docs/decisions.md, "Block sizes").
+    block = 1024
 
     def native(self, x) -> np.ndarray:
         return to_numpy(x)

@@ -13,10 +13,10 @@ everything public is re-exported here once:
 =========  ==============================================================
 SPEC §1    :func:`run` (layouts: ``_layout``), :func:`load`
 SPEC §2    :func:`normalize` (``_gram``)
-SPEC §3    :func:`ada` (``_ada``)
+SPEC §3    :func:`ada` (``_ada``; §3.1: ``Backend.greedy``)
 SPEC §4    :func:`assign` (``_assignment``)
 SPEC §5    :func:`cascade`, :class:`RecomputePolicy` (``_cascade``)
-SPEC §6    :func:`ada_ops`, :func:`cascade_ops` ... (``_accounting``)
+SPEC §6    :func:`ada_ops`, :func:`ada_needed` ... (``_accounting``)
 SPEC §7    :class:`LayerRecord`, :class:`RunTotals`, :func:`jaccard` (``_metrics``)
 SPEC §8    :func:`full_attention`, :func:`rr_attention`, :func:`tr_attention` (``_attention``)
 SPEC §9    :class:`CascadeInputError` (``_errors``), dtypes (``_dtypes``)
@@ -38,7 +38,7 @@ Subpackages: :mod:`cascade_core.backends` (the backend registry),
 from __future__ import annotations
 
 from . import backends, selectors
-from ._accounting import ada_ops, assign_ops, cascade_ops, gram_savings
+from ._accounting import ada_needed, ada_ops, assign_ops, cascade_needed, cascade_ops, gram_savings
 from ._ada import Selection, ada
 from ._analysis import Analysis, AttentionOptions, FileReport, analyze_file, sweep
 from ._assignment import assign
@@ -102,6 +102,7 @@ __all__ = [
     "TokenView",
     "__version__",
     "ada",
+    "ada_needed",
     "ada_ops",
     "analyze_corpus",
     "analyze_document",
@@ -113,6 +114,7 @@ __all__ = [
     "attention_quality",
     "backends",
     "cascade",
+    "cascade_needed",
     "cascade_ops",
     "compare",
     "compare_file",

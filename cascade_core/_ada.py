@@ -1,15 +1,22 @@
-"""ADA selection (SPEC §3): the lexicographically-first maximal independent set."""
+"""ADA selection (SPEC §3): the lexicographically-first maximal independent set.
+
+Two ways compute the same set (SPEC §3.1): ``"chosen-rows"`` (the default)
+compares each tile of tokens with the representatives chosen so far only,
+through the backend's :meth:`~cascade_core.backends.Backend.greedy`;
+``"full-gram"`` computes every row of the Gram matrix, as the paper costs and
+times ADA, and hands it to the backend tile by tile.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._accounting import ada_ops
+from ._accounting import ada_needed, ada_ops
 from ._gram import normalize, similarity_tile, tile_rows, tile_starts
-from ._params import backend_for, check_tau, check_tile
+from ._params import backend_for, check_algorithm, check_tau, check_tile
 from ._xp import Array, array_namespace, device
 
-__all__ = ["Selection", "ada", "ada_normalized", "greedy_independent_set"]
+__all__ = ["Selection", "ada", "ada_normalized", "full_gram_scan", "greedy_independent_set"]
 
 
 @dataclass(frozen=True)
@@ -22,20 +29,24 @@ class Selection:
         Token indices of the representatives, increasing, in the namespace
         and on the device of the input.
     ops : int
-        Inner products counted by SPEC §6.
+        Inner products on the paper ledger of SPEC §6: ``T**2``.
+    needed : int
+        Inner products on the needed ledger of SPEC §6:
+        ``sum_i |{j in R : j < i}|``.
     """
 
     reps: Array
     ops: int
+    needed: int
 
 
-def greedy_independent_set(xh: Array, tau: float, *, backend, tile: int | None) -> Array:
+def greedy_independent_set(
+    xh: Array, tau: float, *, backend, tile: int | None, algorithm: str = "chosen-rows"
+) -> Array:
     """Scan the rows of `xh` in order; keep a row iff it is linked to no row kept before.
 
     The one scan of the library: ADA runs it over all tokens, the cascade
     over the inherited set (removal) and the uncovered tokens (addition).
-    The Gram matrix of `xh` is computed in row tiles and handed to the
-    backend tile by tile.
 
     Parameters
     ----------
@@ -44,14 +55,31 @@ def greedy_independent_set(xh: Array, tau: float, *, backend, tile: int | None) 
     tau : float
         Threshold: rows ``i != j`` are linked when ``|xh_i . xh_j| >= tau``.
     backend : Backend
-        Computes the tiles and scans them (:mod:`cascade_core.backends`).
+        Computes the products and scans them (:mod:`cascade_core.backends`).
     tile : int or None
-        Rows of the Gram matrix computed at once, or None for the default.
+        ``"chosen-rows"``: tokens per tile, ``B`` of SPEC §3.1 (None: the
+        backend's :attr:`~cascade_core.backends.Backend.block`).
+        ``"full-gram"``: rows of the Gram matrix computed at once (None:
+        about 4 Mi similarities a tile).
+    algorithm : {"chosen-rows", "full-gram"}
+        From the chosen rows only (SPEC §3.1), or from every row of the
+        Gram matrix (SPEC §3 as the paper costs it). Same set.
 
     Returns
     -------
     array of int64
         Indices (into the rows of `xh`) of the kept rows, increasing.
+    """
+    if algorithm == "full-gram":
+        return full_gram_scan(xh, tau, backend=backend, tile=tile)
+    return backend.greedy(xh, tau, tile or backend.block)
+
+
+def full_gram_scan(xh: Array, tau: float, *, backend, tile: int | None) -> Array:
+    """The greedy scan on every row of the Gram matrix of `xh`, computed in row tiles.
+
+    Each tile ``|xh[s : s + tile] @ xh.T|`` is handed to the backend's
+    :meth:`~cascade_core.backends.Backend.scan_tile`, then released.
     """
     xp = array_namespace(xh)
     excluded = xp.zeros((xh.shape[0],), dtype=xp.bool, device=device(xh))
@@ -66,13 +94,22 @@ def greedy_independent_set(xh: Array, tau: float, *, backend, tile: int | None) 
     return xp.concat(chosen)
 
 
-def ada_normalized(xh: Array, tau: float, *, backend, tile: int | None) -> Selection:
-    """ADA on normalised rows: the scan over all ``T`` tokens, counted as ``T**2``."""
-    reps = greedy_independent_set(xh, tau, backend=backend, tile=tile)
-    return Selection(reps=reps, ops=ada_ops(xh.shape[0]))
+def ada_normalized(xh: Array, tau: float, *, backend, tile: int | None, algorithm: str = "chosen-rows") -> Selection:
+    """ADA on normalised rows: the scan over all ``T`` tokens, with both ledgers of SPEC §6."""
+    reps = greedy_independent_set(xh, tau, backend=backend, tile=tile, algorithm=algorithm)
+    n = xh.shape[0]
+    return Selection(reps=reps, ops=ada_ops(n), needed=ada_needed(reps, n))
 
 
-def ada(x: Array, tau: float, *, center: bool = False, backend: str = "auto", tile: int | None = None) -> Selection:
+def ada(
+    x: Array,
+    tau: float,
+    *,
+    center: bool = False,
+    backend: str = "auto",
+    tile: int | None = None,
+    algorithm: str = "chosen-rows",
+) -> Selection:
     """ADA representatives of one layer (SPEC §3).
 
     Parameters
@@ -87,14 +124,19 @@ def ada(x: Array, tau: float, *, center: bool = False, backend: str = "auto", ti
     backend : str, default "auto"
         ``"auto"``, or a name from :func:`cascade_core.backends.names`.
     tile : int, optional
-        Rows of the Gram matrix computed at once (default: about 4 Mi
-        similarities a tile).
+        Tokens per tile: ``B`` of SPEC §3.1 for ``"chosen-rows"`` (default:
+        the backend's measured block), rows of a Gram tile for
+        ``"full-gram"`` (default: about 4 Mi similarities a tile).
+    algorithm : {"chosen-rows", "full-gram"}, default "chosen-rows"
+        Compute the set from the similarities to the chosen representatives
+        only (SPEC §3.1), or from the full Gram matrix, as the paper costs
+        and times ADA. Both give the same set.
 
     Returns
     -------
     Selection
-        ``reps`` (increasing token indices, in the namespace of `x`) and
-        ``ops = T**2``.
+        ``reps`` (increasing token indices, in the namespace of `x`),
+        ``ops = T**2`` (paper ledger) and ``needed`` (needed ledger).
 
     Examples
     --------
@@ -102,13 +144,16 @@ def ada(x: Array, tau: float, *, center: bool = False, backend: str = "auto", ti
     >>> import cascade_core as cc
     >>> x = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
     >>> sel = cc.ada(x, 0.9)
-    >>> sel.reps.tolist(), sel.ops
-    ([0, 2], 9)
+    >>> sel.reps.tolist(), sel.ops, sel.needed
+    ([0, 2], 9, 2)
+    >>> cc.ada(x, 0.9, algorithm="full-gram").reps.tolist()
+    [0, 2]
     """
 
     tau = check_tau(tau)
     tile = check_tile(tile)
+    algorithm = check_algorithm(algorithm)
     engine = backend_for(backend, x)
     xh = normalize(engine.native(x), center=center)
-    selection = ada_normalized(xh, tau, backend=engine, tile=tile)
-    return Selection(reps=engine.export(selection.reps, like=x), ops=selection.ops)
+    selection = ada_normalized(xh, tau, backend=engine, tile=tile, algorithm=algorithm)
+    return Selection(reps=engine.export(selection.reps, like=x), ops=selection.ops, needed=selection.needed)

@@ -67,7 +67,7 @@ class Analysis:
         What to read, as for :func:`cascade_core.load`.
     layers : str, optional
         Which layers to run, as for :func:`cascade_core.run` (``"1:"``).
-    center, reference, recompute_ratio, recompute_every, backend, tile
+    center, reference, recompute_ratio, recompute_every, backend, tile, algorithm
         As for :func:`cascade_core.run`.
     attention : AttentionOptions, optional
         Also score compressed attention (needs q, k, v in the file).
@@ -89,6 +89,7 @@ class Analysis:
     recompute_every: int | None = None
     backend: str = "auto"
     tile: int | None = None
+    algorithm: str = "chosen-rows"
     attention: AttentionOptions | None = None
     views: bool = False
 
@@ -179,6 +180,7 @@ def analyze_activations(
             mask=data.mask,
             backend=analysis.backend,
             tile=analysis.tile,
+            algorithm=analysis.algorithm,
             assign=options is not None or analysis.views,
             progress=None if progress is None else lambda position: progress(position + 1, total),
         )
@@ -227,7 +229,7 @@ def sweep(
     *,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict:
-    """The analysis of every file at every tau, reduced to one row per tau (``cascade-core/sweep/1``).
+    """The analysis of every file at every tau, reduced to one row per tau (``cascade-core/sweep/2``).
 
     Parameters
     ----------

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._accounting import cascade_ops
+from ._accounting import cascade_needed, cascade_ops
 from ._ada import greedy_independent_set
 from ._errors import CascadeInputError
 from ._gram import max_similarity, normalize
-from ._params import backend_for, check_positive_int, check_ratio, check_tau, check_tile
+from ._params import backend_for, check_algorithm, check_positive_int, check_ratio, check_tau, check_tile
 from ._xp import Array, array_namespace, device, isin_sorted
 
 __all__ = ["CascadeStep", "RecomputePolicy", "cascade", "cascade_normalized"]
@@ -31,7 +31,10 @@ class CascadeStep:
     added : array of int64
         ``A``: the tokens added from ``U``, increasing.
     ops : int
-        ``r**2 + (T - r') * r' + u**2`` (SPEC §6).
+        Paper ledger (SPEC §6): ``r**2 + (T - r') * r' + u**2``.
+    needed : int
+        Needed ledger (SPEC §6): removal, validation and addition
+        (:func:`cascade_core.cascade_needed`).
     """
 
     reps: Array
@@ -40,9 +43,12 @@ class CascadeStep:
     uncovered: Array
     added: Array
     ops: int
+    needed: int
 
 
-def cascade_normalized(prev: Array, xh: Array, tau: float, *, backend, tile: int | None) -> CascadeStep:
+def cascade_normalized(
+    prev: Array, xh: Array, tau: float, *, backend, tile: int | None, algorithm: str = "chosen-rows"
+) -> CascadeStep:
     """Repair the set `prev` of layer l on the normalised tokens `xh` of layer l+1.
 
     Parameters
@@ -51,36 +57,38 @@ def cascade_normalized(prev: Array, xh: Array, tau: float, *, backend, tile: int
         ``R_l``, increasing token indices.
     xh : array of shape (T, d)
         Normalised tokens of layer l+1.
-    tau, backend, tile
-        As in :func:`greedy_independent_set`.
+    tau, backend, tile, algorithm
+        As in :func:`greedy_independent_set`; the removal and addition scans
+        are that scan.
     """
     xp = array_namespace(prev, xh)
     n = xh.shape[0]
     r = prev.shape[0]
 
     # 1. Removal: scan R_l in index order on its r x r Gram at layer l+1.
-    keep = greedy_independent_set(xp.take(xh, prev, axis=0), tau, backend=backend, tile=tile)
+    scan = {"backend": backend, "tile": tile, "algorithm": algorithm}
+    keep = greedy_independent_set(xp.take(xh, prev, axis=0), tau, **scan)
     kept = xp.take(prev, keep)
     r_kept = kept.shape[0]
 
-    # 2. Validation: the T - r' other tokens against R'. Removed tokens are
-    #    covered by construction (linked to a kept token in step 1), whatever
-    #    the last bit of their cross-Gram entry says.
+    # 2. Validation: the T - r tokens outside R_l against R'. Removed tokens
+    #    are covered by construction (linked to a kept token in step 1), so
+    #    they are not compared again, whatever the last bit of a product says.
     tokens = xp.arange(n, dtype=xp.int64, device=device(xh))
-    others = xp.nonzero(~isin_sorted(tokens, kept))[0]
+    others = xp.nonzero(~isin_sorted(tokens, prev))[0]
     best = max_similarity(xh, others, kept, tile, backend=backend)
-    covered = (best >= tau) | isin_sorted(others, prev)
-    uncovered = xp.take(others, xp.nonzero(~covered)[0])
+    uncovered = xp.take(others, xp.nonzero(best < tau)[0])
 
-    # 3. Addition: scan U in index order on its u x u Gram.
+    # 3. Addition: scan U in index order.
     if uncovered.shape[0]:
-        pick = greedy_independent_set(xp.take(xh, uncovered, axis=0), tau, backend=backend, tile=tile)
+        pick = greedy_independent_set(xp.take(xh, uncovered, axis=0), tau, **scan)
         added = xp.take(uncovered, pick)
     else:
         added = uncovered
     reps = xp.sort(xp.concat([kept, added]))
     ops = cascade_ops(n, r, r_kept, uncovered.shape[0])
-    return CascadeStep(reps, kept, r - r_kept, uncovered, added, ops)
+    needed = cascade_needed(n, prev, kept, uncovered, added)
+    return CascadeStep(reps, kept, r - r_kept, uncovered, added, ops, needed)
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,7 @@ def cascade(
     center: bool = False,
     backend: str = "auto",
     tile: int | None = None,
+    algorithm: str = "chosen-rows",
 ) -> CascadeStep:
     """One cascade step (SPEC §5): repair the set `prev` for the layer `x`.
 
@@ -131,13 +140,15 @@ def cascade(
         (any order, no duplicates), in the namespace of `x`.
     x : array of shape (T, d)
         Activations of layer l+1.
-    tau, center, backend, tile
-        As in :func:`cascade_core.ada`.
+    tau, center, backend, tile, algorithm
+        As in :func:`cascade_core.ada`: the removal and addition scans are
+        ADA's scan.
 
     Returns
     -------
     CascadeStep
-        The new set, its parts (kept, uncovered, added), ``|D|`` and the ops.
+        The new set, its parts (kept, uncovered, added), ``|D|`` and both
+        ledgers of SPEC §6.
 
     Examples
     --------
@@ -145,12 +156,13 @@ def cascade(
     >>> import cascade_core as cc
     >>> x = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 1.0]])
     >>> step = cc.cascade(np.array([0, 1]), x, 0.9)
-    >>> step.reps.tolist(), step.removed, step.added.tolist(), step.ops
-    ([0, 2], 1, [2], 11)
+    >>> step.reps.tolist(), step.removed, step.added.tolist(), step.ops, step.needed
+    ([0, 2], 1, [2], 11, 4)
     """
 
     tau = check_tau(tau)
     tile = check_tile(tile)
+    algorithm = check_algorithm(algorithm)
     engine = backend_for(backend, x)
     xh = normalize(engine.native(x), center=center)
     prev = engine.native(prev)
@@ -166,6 +178,6 @@ def cascade(
         raise CascadeInputError(f"prev holds token indices outside 0 .. {n - 1}", param="prev")
     if prev.shape[0] > 1 and not bool(xp.all(prev[1:] != prev[:-1])):
         raise CascadeInputError("prev holds a token index twice", param="prev")
-    step = cascade_normalized(prev, xh, tau, backend=engine, tile=tile)
+    step = cascade_normalized(prev, xh, tau, backend=engine, tile=tile, algorithm=algorithm)
     out = {name: engine.export(getattr(step, name), like=x) for name in ("reps", "kept", "uncovered", "added")}
-    return CascadeStep(removed=step.removed, ops=step.ops, **out)
+    return CascadeStep(removed=step.removed, ops=step.ops, needed=step.needed, **out)

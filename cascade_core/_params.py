@@ -7,7 +7,19 @@ import math
 from . import backends
 from ._errors import CascadeInputError
 
-__all__ = ["check_tau", "check_tile", "check_positive_int", "check_ratio", "backend_for"]
+__all__ = [
+    "ALGORITHMS",
+    "check_tau",
+    "check_tile",
+    "check_algorithm",
+    "check_positive_int",
+    "check_ratio",
+    "backend_for",
+]
+
+#: The two ways of computing ADA's set (SPEC §3.1): from the chosen rows only (the default), or from
+#: every row of the Gram matrix, as the paper costs and times it.
+ALGORITHMS = ("chosen-rows", "full-gram")
 
 
 def check_tau(tau: float) -> float:
@@ -33,6 +45,15 @@ def check_positive_int(value, param: str) -> int | None:
 def check_tile(tile: int | None) -> int | None:
     """The tile size: None (the default) or a positive int."""
     return check_positive_int(tile, "tile")
+
+
+def check_algorithm(algorithm: str) -> str:
+    """``"chosen-rows"`` or ``"full-gram"``; else a :class:`CascadeInputError`."""
+    if algorithm not in ALGORITHMS:
+        raise CascadeInputError(
+            f"algorithm must be {' or '.join(repr(a) for a in ALGORITHMS)}, got {algorithm!r}", param="algorithm"
+        )
+    return algorithm
 
 
 def check_ratio(value, param: str) -> float | None:

@@ -13,14 +13,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from ._accounting import ada_ops
-from ._ada import ada_normalized
+from ._ada import Selection, ada_normalized
 from ._assignment import assign_normalized
 from ._cascade import RecomputePolicy, cascade_normalized
 from ._errors import CascadeInputError
 from ._gram import check_extent, check_floating, normalize
 from ._layout import STACKED, layer_indices
 from ._metrics import LayerRecord, RunTotals, jaccard, summarize
-from ._params import backend_for, check_tau, check_tile
+from ._params import ALGORITHMS, backend_for, check_algorithm, check_tau, check_tile
 from ._xp import Array, array_namespace, index_array
 
 __all__ = ["RunResult", "run", "iter_layers"]
@@ -164,6 +164,7 @@ def run(
     layers=None,
     backend: str = "auto",
     tile: int | None = None,
+    algorithm: str = "chosen-rows",
     assign: bool = False,
     progress=None,
 ) -> RunResult:
@@ -180,7 +181,9 @@ def run(
     center : bool, default False
         Subtract each slice's mean token before normalising.
     reference : bool, default True
-        Also run ADA on every layer, for the agreement metric.
+        Also run ADA on every layer, for the agreement metric, the needed
+        ledger of ADA (SPEC §6) and wall times of ADA computed both ways
+        (full Gram and chosen rows), each timed on its own.
     recompute_ratio : float, optional
         Send a layer back to ADA when ``|D| + |A| > ratio * |R_l|`` (SPEC §5).
     recompute_every : int, optional
@@ -197,7 +200,13 @@ def run(
     backend : str, default "auto"
         ``"auto"`` or a backend name (:func:`cascade_core.backends.names`).
     tile : int, optional
-        Rows of a Gram tile (default: about 4 Mi similarities a tile).
+        Tokens per tile: ``B`` of SPEC §3.1 for the chosen-rows scans
+        (default: the backend's measured block), rows of a Gram tile for the
+        full Gram and the validation products (default: about 4 Mi
+        similarities a tile).
+    algorithm : {"chosen-rows", "full-gram"}, default "chosen-rows"
+        How ADA and the cascade's removal and addition scans compute their
+        set (SPEC §3.1); the sets are the same either way.
     assign : bool, default False
         Also record every set's assignment (SPEC §4), for compressed
         attention; costs ``(T - r) r`` inner products a set, not counted in
@@ -219,11 +228,14 @@ def run(
     ['ada', 'cascade', 'cascade']
     >>> result.totals.layers, result.totals.ops_ada
     (3, 7500)
+    >>> result.totals.needed_ada == sum(rec.needed_ada for rec in result.records)
+    True
     >>> [rec.layer for rec in cc.run(x, 0.5, layers="1:").records]
     [1, 2]
     """
     tau = check_tau(tau)
     tile = check_tile(tile)
+    algorithm = check_algorithm(algorithm)
     policy = RecomputePolicy(recompute_ratio, recompute_every)
 
     records: list[LayerRecord] = []
@@ -282,6 +294,7 @@ def run(
                     reference=reference,
                     engine=engine,
                     tile=tile,
+                    algorithm=algorithm,
                     policy=policy,
                 )
             except CascadeInputError as err:
@@ -316,6 +329,7 @@ def run(
         "recompute_every": policy.every,
         "backend": engine.name,
         "tile": tile,
+        "algorithm": algorithm,
         "layout": _layout_of(activations, first_shape),
     }
     if layers is not None or getattr(activations, "indices", None) is not None:
@@ -331,36 +345,28 @@ def _layout_of(activations, first_shape) -> str:
     return "per layer " + STACKED[len(first_shape) + 1][1:]
 
 
-def _select_layer(xh, layer, position, where, prev, prev_ada, *, tau, reference, engine, tile, policy):
+def _select_layer(xh, layer, position, where, prev, prev_ada, *, tau, reference, engine, tile, algorithm, policy):
     """Select one layer of one slice (normalised tokens `xh`); return its record, set and ADA reference set."""
     n = xh.shape[0]
+    scan = {"backend": engine, "tile": tile, "algorithm": algorithm}
     engine.synchronize()  # time the selection only, not queued normalisation
     start = time.perf_counter()
-    ada_reps = None
-    seconds_ada = None
+    ada_selection = None
     removed = added = uncovered = 0
     if policy.runs_ada(position, prev is not None):
         method = "ada"
-        selection = ada_normalized(xh, tau, backend=engine, tile=tile)
-        reps, ops = selection.reps, selection.ops
-        ada_reps = reps
+        ada_selection = ada_normalized(xh, tau, **scan)
+        reps, ops, needed = ada_selection.reps, ada_selection.ops, ada_selection.needed
     else:
-        step = cascade_normalized(prev, xh, tau, backend=engine, tile=tile)
+        step = cascade_normalized(prev, xh, tau, **scan)
         removed, added, uncovered = step.removed, step.added.shape[0], step.uncovered.shape[0]
-        reps, ops, method = step.reps, step.ops, "cascade"
+        reps, ops, needed, method = step.reps, step.ops, step.needed, "cascade"
         if policy.sends_back(step, prev.shape[0]):
-            selection = ada_normalized(xh, tau, backend=engine, tile=tile)
-            reps, ops, method = selection.reps, step.ops + selection.ops, "recompute"
-            ada_reps = reps
+            ada_selection = ada_normalized(xh, tau, **scan)
+            reps, method = ada_selection.reps, "recompute"
+            ops, needed = step.ops + ada_selection.ops, step.needed + ada_selection.needed
     engine.synchronize()
     seconds = time.perf_counter() - start
-    if ada_reps is not None:
-        seconds_ada = seconds
-    elif reference:
-        start = time.perf_counter()
-        ada_reps = ada_normalized(xh, tau, backend=engine, tile=tile).reps
-        engine.synchronize()
-        seconds_ada = time.perf_counter() - start
 
     record = LayerRecord(
         layer=layer,
@@ -373,12 +379,36 @@ def _select_layer(xh, layer, position, where, prev, prev_ada, *, tau, reference,
         uncovered=uncovered,
         ops=ops,
         ops_ada=ada_ops(n),
+        needed=needed,
         seconds=seconds,
         jaccard_prev=None if prev is None else jaccard(prev, reps),
+        needed_ada=None if ada_selection is None else ada_selection.needed,
     )
     if reference:
-        record = _with_reference(record, ada_reps, prev_ada, seconds_ada, reps)
-    return record, reps, ada_reps
+        ada_selection, ada_seconds = _reference_ada(xh, tau, engine, tile, algorithm, method, seconds, ada_selection)
+        record = _with_reference(record, ada_selection, prev_ada, ada_seconds, reps)
+    return record, reps, None if ada_selection is None else ada_selection.reps
+
+
+def _reference_ada(xh, tau, engine, tile, algorithm, method, seconds, selection):
+    """ADA on this layer computed both ways (SPEC §3.1, §6), each timed on its own.
+
+    An ``"ada"`` layer already ran ADA the run's way: its time is reused.
+    The reference set is the run's way's (the same set, SPEC §3.1).
+    """
+    times = {}
+    for way in ALGORITHMS:
+        if method == "ada" and way == algorithm:
+            times[way] = seconds
+            continue
+        engine.synchronize()
+        start = time.perf_counter()
+        fresh = ada_normalized(xh, tau, backend=engine, tile=tile, algorithm=way)
+        engine.synchronize()
+        times[way] = time.perf_counter() - start
+        if way == algorithm and selection is None:
+            selection = fresh
+    return selection, times
 
 
 def _slices(layer: Array, slice_shape, valid):
@@ -404,11 +434,14 @@ def _to_positions(reps: Array, positions: Array | None) -> Array:
     return array_namespace(reps).take(positions, reps)
 
 
-def _with_reference(record, ada_reps, prev_ada, seconds_ada, reps):
+def _with_reference(record, ada_selection: Selection, prev_ada, ada_seconds: dict, reps):
+    ada_reps = ada_selection.reps
     return replace(
         record,
+        needed_ada=ada_selection.needed,
         r_ada=ada_reps.shape[0],
         agreement=jaccard(reps, ada_reps),
         jaccard_prev_ada=None if prev_ada is None else jaccard(prev_ada, ada_reps),
-        seconds_ada=seconds_ada,
+        seconds_ada_full_gram=ada_seconds["full-gram"],
+        seconds_ada_chosen_rows=ada_seconds["chosen-rows"],
     )

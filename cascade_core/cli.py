@@ -59,6 +59,7 @@ FLAGS = {
     "layers": "--layers",
     "tile": "--tile",
     "backend": "--backend",
+    "algorithm": "--algorithm",
     "recompute_ratio": "--recompute-ratio",
     "recompute_every": "--recompute-every",
     "select_on": "--select-on",
@@ -277,7 +278,20 @@ def _add_run_options(parser) -> None:
     parser.add_argument("--recompute-ratio", type=float, metavar="RHO", help="back to ADA when |D|+|A| > RHO*|R|")
     parser.add_argument("--recompute-every", type=int, metavar="K", help="ADA on every K-th layer")
     parser.add_argument("--backend", default="auto", help="numpy, numba, cupy, array_api or auto (default)")
-    parser.add_argument("--tile", type=int, default=None, help="rows of a Gram tile (default: about 4 Mi entries)")
+    parser.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="tokens per tile: B of the chosen-rows scan (default: the backend's), rows of a full-Gram tile "
+        "(default: about 4 Mi entries)",
+    )
+    parser.add_argument(
+        "--algorithm",
+        choices=["chosen-rows", "full-gram"],
+        default="chosen-rows",
+        help="how ADA's set (and the cascade's scans) is computed: from the chosen rows only (default, SPEC §3.1) "
+        "or from the full Gram matrix, as the paper costs it; the sets are the same",
+    )
 
 
 def _add_attention_options(group) -> None:
@@ -333,6 +347,7 @@ def _analysis(args, tau: float) -> Analysis:
         backend=args.backend,
         tile=args.tile,
         attention=attention,
+        algorithm=args.algorithm,
     )
 
 

@@ -61,8 +61,18 @@ def ada(x, tau: float, center: bool = False, dtype=np.float64) -> list[int]:
     return greedy(s, tau, list(range(s.shape[0])))
 
 
+def count_before(scanned, chosen) -> int:
+    """Needed ledger of a scan (SPEC §6): each scanned token against every chosen token before it."""
+    return sum(1 for k in scanned for j in chosen if j < k)
+
+
+def ada_needed(reps, n_tokens: int) -> int:
+    """Needed ledger of an ADA layer: every token against the representatives before it."""
+    return count_before(range(n_tokens), [int(j) for j in reps])
+
+
 def cascade(prev, x, tau: float, center: bool = False) -> dict:
-    """SPEC §5 step by step, with the op count of §6."""
+    """SPEC §5 step by step, with both ledgers of §6."""
     s = similarity(x, center)
     n = s.shape[0]
     prev = sorted(int(i) for i in prev)
@@ -79,6 +89,9 @@ def cascade(prev, x, tau: float, center: bool = False) -> dict:
         "uncovered": uncovered,
         "added": added,
         "ops": r * r + (n - rk) * rk + u * u,
+        "needed": count_before(prev, kept)
+        + sum(1 for i in range(n) if i not in prev for _ in kept)  # validation: tokens outside R_l against R'
+        + count_before(uncovered, added),
     }
 
 

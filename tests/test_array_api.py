@@ -47,12 +47,13 @@ def test_ada_cascade_assign_strict(device):
     assert host(sizes) == expected_sizes
 
 
+@pytest.mark.parametrize("algorithm", ["chosen-rows", "full-gram"])
 @pytest.mark.parametrize("device", DEVICES, ids=str)
-def test_run_strict_matches_numpy(device):
+def test_run_strict_matches_numpy(device, algorithm):
     x_np = layers(seed=1, n_layers=4)
     tau = 0.45
     assert not any(naive.near_threshold(layer, tau) for layer in x_np)
-    strict = cc.run(xps.asarray(x_np, device=device), tau, tile=16)
+    strict = cc.run(xps.asarray(x_np, device=device), tau, tile=16, algorithm=algorithm)
     assert strict.params["backend"] == "array_api"
     plain = cc.run(x_np, tau, tile=16)
     assert plain.params["backend"] == "numba"  # auto: Numba for NumPy arrays

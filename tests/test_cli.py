@@ -49,7 +49,7 @@ def test_json_report(tmp_path, capsys):
     target = tmp_path / "report.json"
     run_cli(capsys, "analyze", "--tau", "0.8", "--json", str(target))
     report = json.loads(target.read_text())
-    assert report["schema"] == "cascade-core/report/1" and report["params"]["tau"] == 0.8
+    assert report["schema"] == "cascade-core/report/2" and report["params"]["tau"] == 0.8
     (entry,) = report["files"]
     assert entry["input"]["shape"] == [7, 3, 96, 384] and len(entry["input"]["sha256"]) == 64
     assert len(entry["records"]) == 7 * 3
@@ -68,7 +68,7 @@ def test_json_report_is_never_overwritten(tmp_path, capsys):
     assert "exists; not overwritten (use --force)" in capsys.readouterr().err
     assert target.read_text() == "precious"
     run_cli(capsys, "analyze", "--json", str(target), "--force")
-    assert json.loads(target.read_text())["schema"] == "cascade-core/report/1"
+    assert json.loads(target.read_text())["schema"] == "cascade-core/report/2"
 
 
 def test_json_never_replaces_the_input(tmp_path, capsys):

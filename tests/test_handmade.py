@@ -22,6 +22,8 @@ def test_ada_exact():
     sel = cc.ada(LAYER, 0.9)
     assert sel.reps.tolist() == [0, 2, 4]
     assert sel.ops == 36
+    assert sel.needed == 1 + 1 + 2 + 2 + 3  # tokens 1 .. 5 against the representatives before them
+    assert cc.ada(LAYER, 0.9, algorithm="full-gram").reps.tolist() == [0, 2, 4]
     check_representative(LAYER, sel.reps, 0.9)
 
 
@@ -40,6 +42,8 @@ def test_cascade_exact():
     assert step.added.tolist() == [3]
     assert step.reps.tolist() == [0, 3, 4]
     assert step.ops == 3 * 3 + (6 - 2) * 2 + 1 * 1
+    # needed: removal (0 before 0; 0 before 2; 0 before 4) + validation (tokens 1, 3, 5 against {0, 4}) + addition 0
+    assert step.needed == (0 + 1 + 1) + 3 * 2 + 0
     check_representative(NEXT, step.reps, 0.9)
 
 
@@ -52,6 +56,9 @@ def test_run_exact_records():
     assert second.jaccard_prev == pytest.approx(2 / 4)  # {0,2,4} vs {0,3,4}
     assert second.r_ada == 3 and second.agreement == 1.0  # ADA on NEXT: 0 (excl. 1, 2, 5), 3, 4
     assert result.totals.savings == pytest.approx(1 - (36 + 18) / 72)
+    assert (first.needed, first.needed_ada) == (9, 9)
+    assert (second.needed, second.needed_ada) == (8, 5 + 2 + 1)  # ADA on NEXT: {0, 3, 4}
+    assert (result.totals.needed, result.totals.needed_ada, result.totals.needed_savings) == (17, 17, 0.0)
     assert [s.tolist() for s in result.sets[()]] == [[0, 2, 4], [0, 3, 4]]
 
 
@@ -99,6 +106,7 @@ def test_recompute_policy():
     second = result.records[1]
     assert second.method == "recompute"
     assert second.ops == 18 + 36  # the abandoned cascade step, then ADA
+    assert second.needed == 8 + 8  # on both ledgers
     assert cc.run([LAYER, NEXT], 0.9, recompute_ratio=0.7).records[1].method == "cascade"
     every = cc.run([LAYER, NEXT, NEXT, LAYER], 0.9, recompute_every=2)
     assert [rec.method for rec in every.records] == ["ada", "cascade", "ada", "cascade"]
@@ -110,3 +118,15 @@ def test_assign_ops_formula():
 
     assert assign_ops(6, 3) == 9
     assert cascade_ops(6, 3, 2, 1) == 18
+
+
+def test_needed_formulas():
+    from cascade_core import ada_needed, cascade_needed
+
+    assert ada_needed(np.array([0]), 1) == 0
+    assert ada_needed(np.array([0, 1, 2]), 3) == 0 + 1 + 2
+    assert ada_needed(np.array([0, 5]), 6) == 5 + 0
+    # R_l = {0, 1, 2} keeps {0, 2}; U = {3, 4, 5}, A = {3, 5}: removal 0 + 1 + 1, validation 3 * 2, addition 0 + 1 + 1
+    assert cascade_needed(6, np.array([0, 1, 2]), np.array([0, 2]), np.array([3, 4, 5]), np.array([3, 5])) == 10
+    empty = np.zeros(0, dtype=np.int64)
+    assert cascade_needed(4, empty, empty, np.arange(4), np.array([0, 2])) == 0 + 0 + (0 + 1 + 1 + 2)

@@ -42,6 +42,11 @@ def test_every_backend_meets_the_protocol(name):
     assert np.asarray(chosen).tolist() == [0, 2] and np.asarray(excluded).tolist() == [True, True, True]
     sizes = backend.group_sizes(np.array([0, 0, 2]), np.array([0, 2]))
     assert np.asarray(sizes).tolist() == [2, 1]
+    # the whole chosen-rows scan (SPEC §3.1): rows 0 and 1 at 6 degrees, row 2 apart; and the default block
+    x = np.array([[1.0, 0.0], [0.9945, 0.1045], [0.0, 1.0]])
+    assert isinstance(backend.block, int) and backend.block >= 1
+    for block in (1, 2, backend.block):
+        assert np.asarray(backend.greedy(x, 0.5, block)).tolist() == [0, 2]
 
 
 def test_backend_errors_have_one_class_each(monkeypatch):

@@ -10,6 +10,8 @@ import naive
 
 taus = st.floats(min_value=0.05, max_value=1.0, allow_nan=False)
 dtypes = st.sampled_from([np.float32, np.float64])
+algorithms = st.sampled_from(["chosen-rows", "full-gram"])
+tiles = st.one_of(st.none(), st.integers(1, 9))
 
 
 @st.composite
@@ -33,18 +35,20 @@ def layered(draw):
     return np.stack(layers)
 
 
-@given(activations(), taus, st.booleans())
-def test_ada_returns_a_representative_set(x, tau, center):
-    reps = cc.ada(x, tau, center=center).reps
-    naive.check_representative(x, reps, tau, center)
+@given(activations(), taus, st.booleans(), algorithms, tiles)
+def test_ada_returns_a_representative_set(x, tau, center, algorithm, tile):
+    sel = cc.ada(x, tau, center=center, algorithm=algorithm, tile=tile)
+    naive.check_representative(x, sel.reps, tau, center)
+    assert sel.ops == x.shape[0] ** 2
+    assert sel.needed == naive.ada_needed(sel.reps.tolist(), x.shape[0])
     if not naive.near_threshold(x, tau, center):
-        assert reps.tolist() == naive.ada(x, tau, center)
+        assert sel.reps.tolist() == naive.ada(x, tau, center)
 
 
-@given(activations(), taus, st.data())
-def test_cascade_returns_a_representative_set(x, tau, data):
+@given(activations(), taus, st.data(), algorithms, tiles)
+def test_cascade_returns_a_representative_set(x, tau, data, algorithm, tile):
     prev = sorted(data.draw(st.sets(st.integers(0, x.shape[0] - 1))))
-    step = cc.cascade(np.array(prev, dtype=np.int64), x, tau)
+    step = cc.cascade(np.array(prev, dtype=np.int64), x, tau, algorithm=algorithm, tile=tile)
     naive.check_representative(x, step.reps, tau)
     assume(not naive.near_threshold(x, tau))
     expected = naive.cascade(prev, x, tau)
@@ -54,20 +58,28 @@ def test_cascade_returns_a_representative_set(x, tau, data):
     assert step.uncovered.tolist() == expected["uncovered"]
     assert step.added.tolist() == expected["added"]
     assert step.ops == expected["ops"]
+    assert step.needed == expected["needed"]
 
 
-@given(layered(), taus)
-def test_run_sets_and_accounting_layer_by_layer(x, tau):
-    result = cc.run(x, tau)
+@given(layered(), taus, algorithms)
+def test_run_sets_and_accounting_layer_by_layer(x, tau, algorithm):
+    result = cc.run(x, tau, algorithm=algorithm)
     records = result.records
+    n = x.shape[1]
     for layer, rec in enumerate(records):
         reps = result.sets[()][layer]
+        ada_reps = result.reference_sets[()][layer]
         naive.check_representative(x[layer], reps, tau)
-        naive.check_representative(x[layer], result.reference_sets[()][layer], tau)
-        assert rec.r == reps.shape[0] and rec.T == x.shape[1] and rec.ops_ada == x.shape[1] ** 2
+        naive.check_representative(x[layer], ada_reps, tau)
+        assert rec.r == reps.shape[0] and rec.T == n and rec.ops_ada == n**2
+        assert rec.needed_ada == naive.ada_needed(ada_reps.tolist(), n)
         if layer == 0:
-            assert rec.method == "ada" and rec.ops == x.shape[1] ** 2
+            assert rec.method == "ada" and rec.ops == n**2 and rec.needed == rec.needed_ada
         else:
+            prev_reps = result.sets[()][layer - 1].tolist()
+            step = naive.cascade(prev_reps, x[layer], tau)
+            if not naive.near_threshold(x[layer], tau):
+                assert rec.needed == step["needed"]
             r_prev = records[layer - 1].r
             r_kept = r_prev - rec.removed
             expected = r_prev**2 + (rec.T - r_kept) * r_kept + rec.uncovered**2
@@ -78,6 +90,10 @@ def test_run_sets_and_accounting_layer_by_layer(x, tau):
         assert rec.agreement == naive.jaccard(reps, result.reference_sets[()][layer])
     total = sum(rec.ops for rec in records) / sum(rec.ops_ada for rec in records)
     assert result.totals.savings == 1 - total
+    needed = sum(rec.needed for rec in records)
+    needed_ada = sum(rec.needed_ada for rec in records)
+    assert (result.totals.needed, result.totals.needed_ada) == (needed, needed_ada)
+    assert result.totals.needed_savings == (1 - needed / needed_ada if needed_ada else 0.0)
 
 
 @given(activations(), taus, st.integers(2, 5))
@@ -89,6 +105,11 @@ def test_identical_layers_change_nothing(x, tau, n_layers):
         assert rec.jaccard_prev == 1.0 and rec.agreement == 1.0
     first = result.sets[()][0].tolist()
     assert all(s.tolist() == first for s in result.sets[()])
+    # The cascade keeps ADA's set: it pays the removal scan plus the whole validation, never less than ADA
+    # itself on the needed ledger (docs/savings.rst).
+    n, r = x.shape[0], len(first)
+    for rec in result.records[1:]:
+        assert rec.needed == naive.count_before(first, first) + (n - r) * r >= rec.needed_ada
 
 
 @given(activations(), taus)
@@ -101,13 +122,15 @@ def test_cascade_on_a_single_layer_is_ada(x, tau):
     assert cc.cascade(everything[:0], x, tau).reps.tolist() == expected  # addition scan is ADA
 
 
-@given(layered(), taus, st.integers(1, 7))
-def test_tiles_do_not_change_the_result(x, tau, tile):
+@given(layered(), taus, st.integers(1, 7), algorithms)
+def test_tiles_do_not_change_the_result(x, tau, tile, algorithm):
     assume(not any(naive.near_threshold(layer, tau) for layer in x))
-    small = cc.run(x, tau, tile=tile)
+    small = cc.run(x, tau, tile=tile, algorithm=algorithm)
     whole = cc.run(x, tau)
     assert [s.tolist() for s in small.sets[()]] == [s.tolist() for s in whole.sets[()]]
-    assert [r.ops for r in small.records] == [r.ops for r in whole.records]
+    assert [(r.ops, r.needed, r.needed_ada) for r in small.records] == [
+        (r.ops, r.needed, r.needed_ada) for r in whole.records
+    ]
 
 
 @given(activations(), taus)

@@ -193,7 +193,11 @@ def test_sweep_table_files_and_plot(tmp_path, capsys):
     savings = [row["savings"] for row in sweep["rows"]]
     assert savings == sorted(savings, reverse=True)  # a higher tau keeps more tokens: less saved
     check_png(tmp_path / "s" / "tradeoff.png")
-    assert (tmp_path / "s" / "sweep.csv").read_text().startswith("tau,savings,mean_jaccard")
+    assert (
+        (tmp_path / "s" / "sweep.csv")
+        .read_text()
+        .startswith("tau,savings,needed_savings,wall_savings_full_gram,wall_savings_chosen_rows,mean_jaccard")
+    )
 
 
 def test_sweep_with_attention_and_json(tmp_path, capsys):

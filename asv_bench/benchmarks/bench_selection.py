@@ -1,6 +1,8 @@
-"""Gram tiles, the ADA scan, one ADA layer and one cascade layer."""
+"""Gram tiles and the full-Gram ADA scan; one ADA layer and one cascade layer, both ways of computing ADA."""
 
 from __future__ import annotations
+
+import inspect
 
 from array_api_compat import array_namespace, device
 
@@ -16,6 +18,10 @@ normalize, similarity_tile, tile_rows, tile_starts = (
     gram.tile_starts,
 )
 
+#: The ways of computing ADA's set (SPEC §3.1); commits before issue 13 know only the full Gram.
+ALGORITHMS = ["chosen-rows", "full-gram"]
+RATIOS = [0.45, 0.15]
+
 
 class Selection(XPBenchmark):
     params = [BACKENDS, TOKENS, FEATURES]
@@ -25,7 +31,6 @@ class Selection(XPBenchmark):
         self._setup_backend(backend)
         pair = layers(2, n_tokens, n_features)
         self.xh = [normalize(on_backend(layer, self.backend)) for layer in pair]
-        self.prev = ada_normalized(self.xh[0], TAU, backend=self.backend, tile=None).reps
         self.step = tile_rows(None, n_tokens)
         self.xh_t = self.xh[0].T
         self.tiles = [similarity_tile(self.xh[0], self.xh_t, s, self.step) for s in tile_starts(n_tokens, self.step)]
@@ -43,10 +48,34 @@ class Selection(XPBenchmark):
             _, excluded = self.backend.scan_tile(sims, TAU, start, excluded)
         self.sync()
 
-    def time_ada_layer(self, backend, n_tokens, n_features):
-        ada_normalized(self.xh[1], TAU, backend=self.backend, tile=None)
+
+class Layer(XPBenchmark):
+    """One ADA layer and one cascade layer, ADA computed from the chosen rows or on the full Gram.
+
+    ``d`` is 768 on the CPU and 4096 on the GPU (the sizes of the benchmark
+    figures); ``chosen-rows`` is skipped on commits that predate it.
+    """
+
+    params = [BACKENDS, [2048, 8192], ALGORITHMS, RATIOS]
+    param_names = ["backend", "T", "algorithm", "r/T"]
+
+    def setup(self, backend, n_tokens, algorithm, ratio):
+        self.kwargs = {"algorithm": algorithm}
+        if "algorithm" not in inspect.signature(ada_normalized).parameters:
+            if algorithm != "full-gram":
+                raise NotImplementedError("no chosen-rows ADA in this commit")
+            self.kwargs = {}  # the full Gram was the only way
+        self._setup_backend(backend)
+        n_features = 4096 if backend == "cupy" else 768
+        pair = layers(2, n_tokens, n_features, rep_ratio=ratio)
+        self.xh = [normalize(on_backend(layer, self.backend)) for layer in pair]
+        self.prev = ada_normalized(self.xh[0], TAU, backend=self.backend, tile=None, **self.kwargs).reps
         self.sync()
 
-    def time_cascade_layer(self, backend, n_tokens, n_features):
-        cascade_normalized(self.prev, self.xh[1], TAU, backend=self.backend, tile=None)
+    def time_ada_layer(self, backend, n_tokens, algorithm, ratio):
+        ada_normalized(self.xh[1], TAU, backend=self.backend, tile=None, **self.kwargs)
+        self.sync()
+
+    def time_cascade_layer(self, backend, n_tokens, algorithm, ratio):
+        cascade_normalized(self.prev, self.xh[1], TAU, backend=self.backend, tile=None, **self.kwargs)
         self.sync()

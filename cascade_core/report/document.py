@@ -1,4 +1,4 @@
-"""The report documents: ``report.json`` (schema ``cascade-core/report/1``), ``sweep.json``, and their CSV.
+"""The report documents: ``report.json`` (schema ``cascade-core/report/2``), ``sweep.json``, and their CSV.
 
 Everything here turns results (:class:`~cascade_core.FileReport`) into
 JSON-ready dicts and CSV text; :mod:`.tables`, :mod:`.console`,
@@ -40,11 +40,11 @@ __all__ = [
 PAPER = {"savings": (0.22, 0.63), "mean_jaccard": (0.83, 0.94)}
 
 #: Version of the JSON report's layout (``cascade_core/data/report.schema.json``).
-REPORT_SCHEMA = "cascade-core/report/1"
+REPORT_SCHEMA = "cascade-core/report/2"
 #: Version of the sweep document's layout (``cascade_core/data/sweep.schema.json``).
-SWEEP_SCHEMA = "cascade-core/sweep/1"
+SWEEP_SCHEMA = "cascade-core/sweep/2"
 #: The run parameters a report records (the run's own, but for its layout); ``layers`` when a selection was made.
-REPORT_PARAMS = ("tau", "center", "reference", "recompute_ratio", "recompute_every", "backend", "tile")
+REPORT_PARAMS = ("tau", "center", "reference", "recompute_ratio", "recompute_every", "backend", "tile", "algorithm")
 
 
 def _mean(values):
@@ -52,8 +52,14 @@ def _mean(values):
     return sum(values) / len(values) if values else None
 
 
+def _sum_known(values):
+    """The sum, or None when some value is unknown."""
+    values = list(values)
+    return None if any(v is None for v in values) else sum(values)
+
+
 def layer_rows(records: list[LayerRecord]) -> list[dict]:
-    """One row per layer, summed (counts, ops) or averaged (Jaccard) over slices."""
+    """One row per layer, summed (counts, both ledgers) or averaged (Jaccard) over slices."""
     rows = []
     for layer, group in groupby(sorted(records, key=lambda rec: rec.layer), key=lambda rec: rec.layer):
         group = list(group)
@@ -72,6 +78,8 @@ def layer_rows(records: list[LayerRecord]) -> list[dict]:
                 "jaccard_prev_ada": _mean([rec.jaccard_prev_ada for rec in group]),
                 "ops_ada": sum(rec.ops_ada for rec in group),
                 "ops": sum(rec.ops for rec in group),
+                "needed_ada": _sum_known(rec.needed_ada for rec in group),
+                "needed": sum(rec.needed for rec in group),
             }
         )
     return rows
@@ -100,15 +108,27 @@ def _stats(values: list[float]) -> dict | None:
     return {"mean": mean, "std": math.sqrt(var), "min": min(values), "max": max(values), "n": len(values)}
 
 
+def _pooled(totals: list, spent: str, ada: str) -> float | None:
+    """Savings pooled over files, ``1 - sum spent / sum ada`` (None when some file lacks the ADA side)."""
+    ada_sum = _sum_known(getattr(t, ada) for t in totals)
+    return None if ada_sum is None else gram_savings(sum(getattr(t, spent) for t in totals), ada_sum)
+
+
 def aggregate(files: list) -> dict:
-    """Mean, std, min and max over the files of savings, Jaccard, agreement and r/T; pooled savings."""
+    """Mean, std, min and max over the files of savings, Jaccard, agreement and r/T; pooled savings.
+
+    Savings are pooled on both ledgers of SPEC §6 and on wall time against
+    ADA computed both ways.
+    """
     totals = [f.result.totals for f in files]
-    ops = sum(t.ops for t in totals)
-    ops_ada = sum(t.ops_ada for t in totals)
     return {
         "files": len(files),
-        "pooled_savings": gram_savings(ops, ops_ada),
+        "pooled_savings": _pooled(totals, "ops", "ops_ada"),
+        "pooled_needed_savings": _pooled(totals, "needed", "needed_ada"),
+        "pooled_wall_savings_full_gram": _pooled(totals, "seconds", "seconds_ada_full_gram"),
+        "pooled_wall_savings_chosen_rows": _pooled(totals, "seconds", "seconds_ada_chosen_rows"),
         "savings": _stats([t.savings for t in totals]),
+        "needed_savings": _stats([t.needed_savings for t in totals]),
         "mean_jaccard": _stats([t.mean_jaccard for t in totals]),
         "mean_agreement": _stats([t.mean_agreement for t in totals]),
         "mean_r_over_T": _stats([t.mean_r_over_T for t in totals]),
@@ -141,7 +161,7 @@ def input_description(data) -> dict:
 
 
 def document(files: list) -> dict:
-    """The report of some inputs as a JSON-ready dict (``cascade-core/report/1``, ``report.schema.json``).
+    """The report of some inputs as a JSON-ready dict (``cascade-core/report/2``, ``report.schema.json``).
 
     Parameters
     ----------
@@ -174,7 +194,8 @@ def to_json(doc: dict) -> str:
 
 CSV_FIELDS = [
     "file", "layer", "slice", "method", "T", "r", "removed", "added", "uncovered", "ops", "ops_ada",
-    "jaccard_prev", "r_ada", "agreement", "jaccard_prev_ada", "seconds", "seconds_ada",
+    "needed", "needed_ada", "jaccard_prev", "r_ada", "agreement", "jaccard_prev_ada", "seconds",
+    "seconds_ada_full_gram", "seconds_ada_chosen_rows",
 ]  # fmt: skip
 
 
@@ -193,11 +214,14 @@ def layers_csv(doc: dict) -> str:
 
 
 def sweep_row(tau: float, doc: dict) -> dict:
-    """One row of a sweep: the pooled savings and mean figures of the report `doc` made at `tau`."""
+    """One row of a sweep: the pooled savings (both ledgers, wall time) and mean figures of the report `doc`."""
     agg = doc["aggregate"]
     row = {
         "tau": tau,
         "savings": agg["pooled_savings"],
+        "needed_savings": agg["pooled_needed_savings"],
+        "wall_savings_full_gram": agg["pooled_wall_savings_full_gram"],
+        "wall_savings_chosen_rows": agg["pooled_wall_savings_chosen_rows"],
         "mean_jaccard": _mean_of(agg["mean_jaccard"]),
         "mean_agreement": _mean_of(agg["mean_agreement"]),
         "mean_r_over_T": _mean_of(agg["mean_r_over_T"]),
@@ -216,7 +240,7 @@ def _mean_of(stats: dict | None):
 
 
 def sweep_document(taus: list[float], docs: list[dict]) -> dict:
-    """The sweep as a JSON-ready dict (``cascade-core/sweep/1``): one report per tau, reduced to rows."""
+    """The sweep as a JSON-ready dict (``cascade-core/sweep/2``): one report per tau, reduced to rows."""
     first = docs[0]
     params = {**first["params"], "tau": list(taus)}
     return {

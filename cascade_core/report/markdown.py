@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .tables import attention_table, inputs_table, layer_table, markdown, num, totals_table
+from .tables import attention_table, inputs_table, layer_table, markdown, needed_note, num, percent, totals_table
 
 __all__ = ["report_markdown"]
 
@@ -15,7 +15,8 @@ def _get(stats: dict | None, key: str):
 
 def _parameters(params: dict, version: str) -> str:
     return (
-        f"cascade-core {version}, backend `{params['backend']}`, tau = {params['tau']:g}, "
+        f"cascade-core {version}, backend `{params['backend']}`, algorithm `{params['algorithm']}`, "
+        f"tau = {params['tau']:g}, "
         f"centring {'on' if params['center'] else 'off'}"
         + (f", recompute ratio {params['recompute_ratio']:g}" if params.get("recompute_ratio") is not None else "")
         + (f", ADA every {params['recompute_every']} layers" if params.get("recompute_every") else "")
@@ -36,12 +37,24 @@ def report_markdown(doc: dict, plots: list[str] | None = None, *, views: list[di
     lines += markdown(inputs_table(doc["files"]))
     lines += ["", "## Totals", ""]
     lines += markdown(totals_table(doc))
+    lines += [
+        "",
+        "Two ledgers (SPEC §6), in inner products: the paper's counts the full Gram matrix for ADA "
+        "(`T²`); the needed ledger counts what an exact ADA must compute, each token against the "
+        "representatives chosen before it (SPEC §3.1).",
+    ]
+    for e in doc["files"]:
+        note = needed_note(
+            e["totals"]["needed"], e["totals"]["needed_ada"], where=f"on `{Path(e['input']['path']).name}`"
+        )
+        if note:
+            lines += ["", note]
     agg = doc["aggregate"]
     if agg["files"] > 1:
         lines += [
             "",
-            f"Pooled over all files (sum of ops): Gram savings {100 * agg['pooled_savings']:.1f} %. "
-            "Min–max over files: savings "
+            f"Pooled over all files (sum of ops): Gram savings {100 * agg['pooled_savings']:.1f} %, needed savings "
+            f"{percent(agg['pooled_needed_savings'])}. Min–max over files: savings "
             f"{100 * agg['savings']['min']:.1f}–{100 * agg['savings']['max']:.1f} %, Jaccard "
             f"{num(_get(agg['mean_jaccard'], 'min'))}–{num(_get(agg['mean_jaccard'], 'max'))}.",
         ]

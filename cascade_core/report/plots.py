@@ -96,16 +96,20 @@ def report_plots(doc: dict) -> dict[str, bytes]:
     ax.legend(loc="best")
     out["jaccard.png"] = _png(fig)
 
-    pooled = doc["aggregate"]["pooled_savings"]
+    agg = doc["aggregate"]
+    pooled, needed = agg["pooled_savings"], agg["pooled_needed_savings"]
     lo, hi = doc["paper"]["savings"]
     fig, ax = _layer_axes(
         plt,
-        f"Gram inner products per layer: savings {100 * pooled:.1f} % (paper {100 * lo:.0f}–{100 * hi:.0f} %)",
+        f"Inner products per layer: savings {100 * pooled:.1f} % (paper {100 * lo:.0f}–{100 * hi:.0f} %), "
+        + ("needed -" if needed is None else f"needed {100 * needed:.1f} %"),
         "inner products (log scale)",
         doc,
     )
-    _line(ax, doc, lambda r: r["ops_ada"], "ADA: T²", ADA_STYLE)
-    _line(ax, doc, lambda r: r["ops"], "cascade: r² + (T−r′)r′ + u²", CASCADE_STYLE)
+    _line(ax, doc, lambda r: r["ops_ada"], "ADA, paper ledger: T²", ADA_STYLE)
+    _line(ax, doc, lambda r: r["ops"], "cascade, paper ledger: r² + (T−r′)r′ + u²", CASCADE_STYLE)
+    _line(ax, doc, lambda r: r["needed_ada"], "ADA, needed ledger", {**ADA_STYLE, "color": "#8c4a00"})
+    _line(ax, doc, lambda r: r["needed"], "cascade, needed ledger", {**CASCADE_STYLE, "color": "#ff7f0e"})
     ax.set_yscale("log")
     from matplotlib.ticker import FuncFormatter
 
@@ -142,7 +146,7 @@ def report_plots(doc: dict) -> dict[str, bytes]:
 
 
 def sweep_plots(sweep: dict) -> dict[str, bytes]:
-    """The trade-off: Gram savings against mean consecutive Jaccard, one point per tau."""
+    """The trade-off: Gram savings (both ledgers of SPEC §6) against mean consecutive Jaccard, one point per tau."""
     plt = _pyplot()
     rows = sweep["rows"]
     fig, ax = plt.subplots(figsize=SIZE)
@@ -153,11 +157,17 @@ def sweep_plots(sweep: dict) -> dict[str, bytes]:
     )
     xs = [100 * row["savings"] for row in rows]
     ys = [row["mean_jaccard"] if row["mean_jaccard"] is not None else float("nan") for row in rows]
-    ax.plot(xs, ys, color=CASCADE_STYLE["color"], marker="o")
+    ax.plot(xs, ys, color=CASCADE_STYLE["color"], marker="o", label="paper ledger")
     for i, (row, x, y) in enumerate(zip(rows, xs, ys, strict=True)):
         offset = (6, 6) if i % 2 == 0 else (6, -12)  # alternate sides so neighbours do not overlap
         ax.annotate(f"τ={row['tau']:g}", (x, y), textcoords="offset points", xytext=offset, fontsize=8)
-    ax.set_xlabel("Gram savings (%)")
+    needed = [
+        (100 * row["needed_savings"], y) for row, y in zip(rows, ys, strict=True) if row["needed_savings"] is not None
+    ]
+    if needed:
+        ax.plot(*zip(*needed, strict=True), color="#ff7f0e", marker="s", linestyle="--", label="needed ledger")
+        ax.axvline(0, color="#555555", linewidth=0.8)
+    ax.set_xlabel("Gram savings (%): paper ledger, and needed ledger (below 0: the cascade costs more than exact ADA)")
     ax.set_ylabel("mean consecutive Jaccard")
     n = len(sweep["files"])
     ax.set_title(f"Gram savings against layer-to-layer stability, by tau ({n} file{'s' if n != 1 else ''})")

@@ -21,6 +21,8 @@ __all__ = [
     "totals_table",
     "sweep_table",
     "aggregate_table",
+    "percent",
+    "needed_note",
 ]
 
 
@@ -48,6 +50,22 @@ def num(value, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def percent(value, *, tight: bool = False) -> str:
+    """A share as a percentage (``26.9 %``, or ``26.9%`` when `tight`), or ``-`` for None."""
+    return "-" if value is None else f"{100 * value:.1f}{'' if tight else ' '}%"
+
+
+def needed_note(needed: int, needed_ada: int | None, *, where: str = "on this input") -> str | None:
+    """The sentence a report prints when the needed savings (SPEC §6) are negative, else None."""
+    if needed_ada is None or needed <= needed_ada:
+        return None
+    extra = needed / needed_ada - 1 if needed_ada else float("inf")
+    return (
+        f"The cascade costs more than an exact ADA {where}: it needs {needed:,} inner products where ADA "
+        f"computed from the chosen rows needs {needed_ada:,} ({100 * extra:.1f} % more; needed ledger, SPEC §6)."
+    )
+
+
 def text(table: Table) -> str:
     """Columns padded with two spaces between them; words left, figures right."""
     widths = [max(len(cells[i]) for cells in [table.head, *table.rows]) for i in range(len(table.head))]
@@ -67,9 +85,14 @@ def markdown(table: Table) -> list[str]:
     return lines
 
 
+def _count(value) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
 def layer_table(rows: list[dict]) -> Table:
-    """Per-layer rows of a run (sums over slices; Jaccard and agreement averaged)."""
-    head = ["layer", "method", "T", "r", "removed", "added", "J(prev)", "agree", "ops ADA", "ops cascade"]
+    """Per-layer rows of a run (sums over slices; Jaccard and agreement averaged), both ledgers of SPEC §6."""
+    head = ["layer", "method", "T", "r", "removed", "added", "J(prev)", "agree",
+            "paper ADA", "paper cascade", "needed ADA", "needed cascade"]  # fmt: skip
     body = [
         [
             str(row["layer"]),
@@ -82,6 +105,8 @@ def layer_table(rows: list[dict]) -> Table:
             num(row["agreement"]),
             f"{row['ops_ada']:,}",
             f"{row['ops']:,}",
+            _count(row["needed_ada"]),
+            _count(row["needed"]),
         ]
         for row in rows
     ]
@@ -135,16 +160,22 @@ def _pm(stats: dict | None) -> str:
     return "-" if stats is None else f"{stats['mean']:.3f} ± {stats['std']:.3f}"
 
 
+def _pm_percent(stats: dict | None) -> str:
+    return "-" if stats is None else f"{100 * stats['mean']:.1f} ± {100 * stats['std']:.1f} %"
+
+
 def totals_table(doc: dict) -> Table:
-    """Run totals per input, across inputs when there are several, and the paper's ranges."""
-    head = ["file", "Gram savings", "mean Jaccard", "agreement with ADA", "mean r/T", "layers", "slices"]
+    """Run totals per input (savings on both ledgers of SPEC §6), across inputs, and the paper's ranges."""
+    head = ["file", "Gram savings (paper ledger)", "needed savings", "mean Jaccard", "agreement with ADA",
+            "mean r/T", "layers", "slices"]  # fmt: skip
     body = []
     for e in doc["files"]:
         t = e["totals"]
         body.append(
             [
                 _name(e),
-                f"{100 * t['savings']:.1f} %",
+                percent(t["savings"]),
+                percent(t["needed_savings"]),
                 num(t["mean_jaccard"]),
                 num(t["mean_agreement"]),
                 num(t["mean_r_over_T"]),
@@ -157,7 +188,8 @@ def totals_table(doc: dict) -> Table:
         body.append(
             [
                 "**all files** (mean ± std)",
-                f"{100 * agg['savings']['mean']:.1f} ± {100 * agg['savings']['std']:.1f} %",
+                _pm_percent(agg["savings"]),
+                _pm_percent(agg["needed_savings"]),
                 _pm(agg["mean_jaccard"]),
                 _pm(agg["mean_agreement"]),
                 _pm(agg["mean_r_over_T"]),
@@ -167,7 +199,10 @@ def totals_table(doc: dict) -> Table:
         )
     lo, hi = doc["paper"]["savings"]
     jlo, jhi = doc["paper"]["mean_jaccard"]
-    body.append(["paper (GPT-2, GPT-J, OPT)", f"{100 * lo:.0f}–{100 * hi:.0f} %", f"{jlo:.2f}–{jhi:.2f}", *[""] * 4])
+    body.append(
+        ["paper (GPT-2, GPT-J, OPT)", f"{100 * lo:.0f}–{100 * hi:.0f} %", "not reported", f"{jlo:.2f}–{jhi:.2f}",
+         *[""] * 4]
+    )  # fmt: skip
     return Table(head, body, frozenset({0}))
 
 
@@ -176,7 +211,8 @@ def aggregate_table(agg: dict) -> Table:
     head = [f"across {agg['files']} files", "mean", "std", "min", "max"]
     body = []
     for name, label, scale in (
-        ("savings", "Gram savings (%)", 100),
+        ("savings", "Gram savings, paper ledger (%)", 100),
+        ("needed_savings", "needed savings (%)", 100),
         ("mean_jaccard", "mean Jaccard", 1),
         ("mean_agreement", "agreement with ADA", 1),
         ("mean_r_over_T", "mean r/T", 1),
@@ -190,12 +226,15 @@ def aggregate_table(agg: dict) -> Table:
 
 
 def sweep_table(rows: list[dict]) -> Table:
-    """One row per tau of a sweep."""
-    head = ["tau", "savings", "Jaccard", "agree", "r/T", "rr err", "tr err"]
+    """One row per tau of a sweep: savings on both ledgers and in wall time, stability, attention error."""
+    head = ["tau", "savings", "needed", "wall/full", "wall/chosen", "Jaccard", "agree", "r/T", "rr err", "tr err"]
     body = [
         [
             f"{row['tau']:.3g}",
-            f"{100 * row['savings']:.1f}%",
+            percent(row["savings"], tight=True),
+            percent(row["needed_savings"], tight=True),
+            percent(row["wall_savings_full_gram"], tight=True),
+            percent(row["wall_savings_chosen_rows"], tight=True),
             num(row["mean_jaccard"]),
             num(row["mean_agreement"]),
             num(row["mean_r_over_T"]),

@@ -11,12 +11,21 @@
   tables and plots: ``cascade-core compare`` on the bundled sample and on
   all-MiniLM-L6-v2 exported with q, k and v from the model tutorial's two
   texts (``_generated/compare_*.rst`` and ``_generated/compare_*/``).
+* ``.. cascade-savings:: sample`` sweeps tau on the bundled sample while the
+  docs build and renders both ledgers of SPEC §6 and the wall-clock savings
+  as a table and a plot; ``.. cascade-savings:: savings/minilm.json`` renders
+  the sweeps a script wrote (``scripts/savings.py``) the same way.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from docutils import nodes
@@ -250,8 +259,135 @@ def compare_selectors(app) -> None:
     stamp_file.write_text(stamp)
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _code_key() -> str:
+    """A hash of the library's code, the sample and the script: what the sample's sweep depends on."""
+    import cascade_core as cc
+
+    digest = hashlib.sha256()
+    files = sorted([*(REPO / "cascade_core").rglob("*.py"), *(REPO / "backends").glob("*.py")])
+    for path in [*files, Path(cc.sample_path()), REPO / "scripts" / "savings.py"]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _sample_sweeps(generated: Path) -> dict:
+    """The bundled sample swept over tau by ``scripts/savings.py --sample`` (its own process, one BLAS thread).
+
+    Kept in ``_generated/savings_sample.json`` with a hash of the code, so the html and the doctest
+    builds of one checkout sweep once, and any change to the library sweeps again.
+    """
+    cache = generated / "savings_sample.json"
+    key = _code_key()
+    if cache.exists():
+        kept = json.loads(cache.read_text())
+        if kept.get("key") == key:
+            return kept["sweeps"]
+    generated.mkdir(exist_ok=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "savings.py"), "--sample", "--out", str(cache)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    kept = json.loads(cache.read_text())
+    kept["key"] = key
+    cache.write_text(json.dumps(kept))
+    return kept["sweeps"]
+
+
+def _percent(value) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
+def _savings_table(label: str, sweep: dict) -> str:
+    shape = " × ".join(str(n) for n in sweep["files"][0]["shape"])
+    lines = [
+        f".. list-table:: {label}: hidden states {shape} ({sweep['files'][0]['layout']}), "
+        f"backend ``{sweep['params']['backend']}``",
+        "   :header-rows: 1",
+        "   :class: savings",
+        "",
+        "   * - τ",
+        "     - mean r/T",
+        "     - Gram savings, paper ledger",
+        "     - needed savings",
+        "     - wall-clock savings vs full-Gram ADA",
+        "     - wall-clock savings vs chosen-rows ADA",
+        "     - mean Jaccard",
+        "     - agreement with ADA",
+    ]
+    for row in sweep["rows"]:
+        cells = [
+            f"{row['tau']:.2f}",
+            f"{row['mean_r_over_T']:.3f}",
+            _percent(row["savings"]),
+            _percent(row["needed_savings"]),
+            _percent(row["wall_savings_full_gram"]),
+            _percent(row["wall_savings_chosen_rows"]),
+            "–" if row["mean_jaccard"] is None else f"{row['mean_jaccard']:.3f}",
+            "–" if row["mean_agreement"] is None else f"{row['mean_agreement']:.3f}",
+        ]
+        lines.append("   * - " + cells[0])
+        lines += [f"     - {c}" for c in cells[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def _savings_plot(out: Path, sweeps: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.2 * len(sweeps), 3.8), squeeze=False)
+    for ax, (label, sweep) in zip(axes[0], sweeps.items(), strict=True):
+        taus = [row["tau"] for row in sweep["rows"]]
+        for key, name, style in (
+            ("savings", "paper ledger", {"color": "#1f77b4", "marker": "o"}),
+            ("needed_savings", "needed ledger", {"color": "#ff7f0e", "marker": "s"}),
+            ("wall_savings_full_gram", "wall time vs full-Gram ADA", {"color": "#2ca02c", "linestyle": "--"}),
+            ("wall_savings_chosen_rows", "wall time vs chosen-rows ADA", {"color": "#d62728", "linestyle": "--"}),
+        ):
+            ax.plot(taus, [100 * row[key] for row in sweep["rows"]], label=name, **style)
+        ax.axhline(0, color="#555555", linewidth=0.8)
+        ax.set_title(label)
+        ax.set_xlabel("τ")
+        ax.set_ylabel("savings of the cascade (%)")
+        ax.grid(True, alpha=0.3)
+    axes[0][0].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    out.parent.mkdir(exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+class CascadeSavings(SphinxDirective):
+    """``.. cascade-savings:: sample`` or ``.. cascade-savings:: PATH.json``: tables and a plot of the sweeps."""
+
+    required_arguments = 1
+
+    def run(self):
+        source = self.arguments[0]
+        if source == "sample":
+            sweeps = _sample_sweeps(Path(self.env.srcdir) / "_generated")
+            name = "savings_sample"
+        else:
+            path = Path(self.env.srcdir) / source
+            self.env.note_dependency(str(path))
+            sweeps = json.loads(path.read_text())["sweeps"]
+            name = "savings_" + Path(source).stem
+        image = Path(self.env.srcdir) / "_generated" / f"{name}.png"
+        _savings_plot(image, sweeps)
+        text = "".join(_savings_table(label, sweep) + "\n" for label, sweep in sweeps.items())
+        text += f".. image:: /_generated/{name}.png\n   :alt: savings of the cascade against tau\n   :width: 100%\n"
+        return self.parse_text_to_nodes(text)
+
+
 def setup(app):
     app.add_directive("cascade-cli", CascadeCli)
+    app.add_directive("cascade-savings", CascadeSavings)
     app.add_transform(LinkSpecCitations)
     app.connect("builder-inited", draw_sets)
     app.connect("builder-inited", draw_token_heatmap)
