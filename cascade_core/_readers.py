@@ -14,9 +14,12 @@ while the layer is copied out. bfloat16 is widened to float32 exactly
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
+import tokenize
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +28,27 @@ import numpy as np
 from ._dtypes import widen_bfloat16_bits
 from ._errors import CascadeInputError
 
-__all__ = ["TensorRef", "list_tensors", "detect"]
+__all__ = ["TensorRef", "list_tensors", "detect", "FORMAT_ERRORS"]
+
+#: What the format libraries raise on a corrupt or truncated file (zipfile, zlib, NumPy's header parser,
+#: h5py); readers turn these, and only these, into :class:`CascadeInputError` (``torch.load``, which raises
+#: many kinds, is the one broad catch: see docs/decisions.md).
+FORMAT_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    TypeError,
+    RuntimeError,
+    NotImplementedError,
+    SyntaxError,
+    struct.error,
+    zlib.error,
+    zipfile.BadZipFile,
+    tokenize.TokenError,
+)
+#: The largest safetensors header the official library accepts (100 MB).
+_MAX_SAFETENSORS_HEADER = 100_000_000
 
 _SAFETENSORS_DTYPES = {
     "F16": ("float16", "<f2"),
@@ -62,23 +85,46 @@ class TensorRef:
     _offset: int | None = None  # raw C-order bytes at this offset of `path`
     _storage: str | None = None  # numpy dtype of the raw bytes
     _reader: object = field(default=None, repr=False)  # callable(index) for other storage
+    _crc: tuple[int, int, int] | None = field(default=None, repr=False)  # stored zip member: start, size, CRC-32
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self._storage or _numpy_name(self.dtype)).itemsize
+        # Python integers: a corrupt header's huge shape must not wrap around to a small size.
+        return math.prod(self.shape) * np.dtype(self._storage or _numpy_name(self.dtype)).itemsize
 
     def read(self, axis: int | None = None, index: int | None = None) -> np.ndarray:
         """The whole tensor, or its slice ``index`` along `axis`, as a NumPy array."""
         try:
+            if self._crc is not None:
+                self._check_crc()
             if self._offset is not None:
                 out = self._read_raw(axis, index)
             else:
                 out = self._reader(axis, index)
-        except (OSError, ValueError, EOFError, KeyError, RuntimeError) as err:
-            raise CascadeInputError(f"cannot read tensor {self.name!r}: {err}", path=self.path) from None
+        except CascadeInputError:
+            raise
+        except FORMAT_ERRORS as err:
+            raise CascadeInputError(f"cannot read tensor {self.name!r}: {_why(err)}", path=self.path) from None
         if self.dtype == "bfloat16" and out.dtype == np.uint16:
             out = widen_bfloat16_bits(out)
         return out
+
+    def _check_crc(self) -> None:
+        """The CRC-32 of a stored (uncompressed) ``.npz`` member, streamed once, before its first read."""
+        start, size, expected = self._crc
+        crc = 0
+        with open(self.path, "rb") as handle:
+            handle.seek(start)
+            left = size
+            while left:
+                block = handle.read(min(left, 1 << 20))
+                if not block:
+                    raise CascadeInputError(f"member {self.name!r} is truncated", path=self.path)
+                crc = zlib.crc32(block, crc)
+                left -= len(block)
+        if crc != expected:
+            raise CascadeInputError(f"member {self.name!r} fails its CRC-32 check (corrupt .npz)", path=self.path)
+        self._crc = None
 
     def _read_raw(self, axis, index) -> np.ndarray:
         storage = np.dtype(self._storage)
@@ -102,6 +148,12 @@ class TensorRef:
             return np.array(np.take(mapped, index, axis=axis))
         finally:
             del mapped
+
+
+def _why(err: BaseException) -> str:
+    """One line saying what a format library found wrong."""
+    text = " ".join(str(err).split())
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def _numpy_name(dtype: str) -> str:
@@ -131,8 +183,10 @@ def detect(path: Path) -> str:
         try:
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
-        except (zipfile.BadZipFile, OSError) as err:
-            raise CascadeInputError(f"corrupt or truncated zip archive (.npz or .pt): {err}", path=str(path)) from None
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as err:
+            raise CascadeInputError(
+                f"corrupt or truncated zip archive (.npz or .pt): {_why(err)}", path=str(path)
+            ) from None
         if any(name.endswith("data.pkl") for name in names):
             return "torch"
         return "npz"
@@ -167,10 +221,12 @@ def list_tensors(path: str | os.PathLike) -> tuple[str, list[TensorRef], dict]:
         tensors, metadata = reader(path)
     except PermissionError as err:
         raise CascadeInputError(f"cannot read: {err.strerror}", path=str(path)) from None
+    if not tensors:
+        raise CascadeInputError(f"no tensors in this {kind} file", path=str(path))
     return kind, tensors, metadata
 
 
-def _npy_header(handle, path: Path):
+def _npy_header(handle, path: Path, member: str | None = None):
     try:
         version = np.lib.format.read_magic(handle)
         if version == (1, 0):
@@ -179,8 +235,11 @@ def _npy_header(handle, path: Path):
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
         else:
             raise ValueError(f"unsupported .npy format version {version}")
-    except (ValueError, EOFError, OSError) as err:
-        raise CascadeInputError(f"corrupt or truncated .npy header ({err})", path=str(path)) from None
+    except FORMAT_ERRORS as err:  # NumPy's header parser raises ValueError, SyntaxError or tokenize.TokenError
+        where = f" of member {member!r}" if member else ""
+        raise CascadeInputError(f"corrupt or truncated .npy header{where} ({_why(err)})", path=str(path)) from None
+    if any(n < 0 for n in shape):
+        raise CascadeInputError(f"corrupt .npy header (negative shape {shape})", path=str(path))
     if fortran and len(shape) > 1:
         raise CascadeInputError("Fortran-ordered .npy is not supported; save it in C order", path=str(path))
     if dtype.hasobject:
@@ -217,24 +276,35 @@ def _npz(path: Path):
                     continue
                 name = info.filename[: -len(".npy")]
                 with archive.open(info) as member:
-                    shape, dtype, header = _npy_header(member, path)
+                    shape, dtype, header = _npy_header(member, path, info.filename)
                 if name == "metadata" and dtype.kind == "U":
                     metadata = _parse_metadata(np.load(path, allow_pickle=False)["metadata"])
                     continue
+                ref = TensorRef(name, tuple(shape), _dtype_name(dtype), str(path), _storage=dtype.str)
+                if header + ref.nbytes != info.file_size:
+                    raise CascadeInputError(
+                        f"member {info.filename!r}: a {_dtype_name(dtype)} array of shape {tuple(shape)} needs "
+                        f"{header + ref.nbytes} bytes, the member has {info.file_size} (corrupt .npz)",
+                        path=str(path),
+                    )
                 if info.compress_type == zipfile.ZIP_STORED:
                     # Data starts after the local file header, its name, its extra field and the .npy header.
                     with open(path, "rb") as raw:
                         raw.seek(info.header_offset)
                         local = raw.read(30)
                         name_len, extra_len = struct.unpack("<HH", local[26:30])
-                    offset = info.header_offset + 30 + name_len + extra_len + header
-                    ref = TensorRef(name, tuple(shape), _dtype_name(dtype), str(path), offset, dtype.str)
+                    start = info.header_offset + 30 + name_len + extra_len
+                    ref._offset = start + header
+                    ref._crc = (start, info.file_size, info.CRC)
                     _check_size(ref)
                 else:
-                    ref = TensorRef(name, tuple(shape), _dtype_name(dtype), str(path), _reader=_npz_member(path, name))
+                    ref._storage = None
+                    ref._reader = _npz_member(path, name)
                 tensors.append(ref)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error) as err:
-        raise CascadeInputError(f"corrupt or truncated .npz file ({err})", path=str(path)) from None
+    except CascadeInputError:
+        raise
+    except FORMAT_ERRORS as err:
+        raise CascadeInputError(f"corrupt or truncated .npz file ({_why(err)})", path=str(path)) from None
     return tensors, metadata
 
 
@@ -257,40 +327,103 @@ def _parse_metadata(value) -> dict:
 
 
 def _safetensors(path: Path):
+    """Tensors of a ``.safetensors`` file, its header checked as strictly as the official library does."""
     size = os.path.getsize(path)
+    where = str(path)
     with open(path, "rb") as handle:
         prefix = handle.read(8)
         if len(prefix) < 8:
-            raise CascadeInputError("corrupt or truncated .safetensors file (no header)", path=str(path))
+            raise CascadeInputError("corrupt or truncated .safetensors file (no header)", path=where)
         (header_len,) = struct.unpack("<Q", prefix)
-        if header_len > size - 8:
+        if header_len > _MAX_SAFETENSORS_HEADER or header_len > size - 8:
             raise CascadeInputError(
-                f"corrupt or truncated .safetensors file (header of {header_len} bytes, file of {size})",
-                path=str(path),
+                f"corrupt or truncated .safetensors file (header of {header_len} bytes, file of {size})", path=where
             )
-        try:
-            header = json.loads(handle.read(header_len))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise CascadeInputError(f"corrupt .safetensors header ({err})", path=str(path)) from None
+        raw = handle.read(header_len)
+    header = _safetensors_json(raw, where)
     base = 8 + header_len
     metadata = {}
-    tensors = []
+    entries = []
     for name, entry in header.items():
         if name == "__metadata__":
+            if entry is not None and not (isinstance(entry, dict) and all(isinstance(v, str) for v in entry.values())):
+                raise CascadeInputError(
+                    "corrupt .safetensors header: __metadata__ must be an object of strings", path=where
+                )
             metadata = {k: _maybe_json(v) for k, v in (entry or {}).items()}
             continue
-        try:
-            dtype, storage = _SAFETENSORS_DTYPES[entry["dtype"]]
-            begin, end = entry["data_offsets"]
-            shape = tuple(int(n) for n in entry["shape"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise CascadeInputError(f"corrupt .safetensors entry {name!r} ({err})", path=str(path)) from None
-        ref = TensorRef(name, shape, dtype, str(path), base + begin, storage)
-        if end - begin != ref.nbytes:
-            raise CascadeInputError(f"corrupt .safetensors entry {name!r}: size does not match shape", path=str(path))
-        _check_size(ref)
-        tensors.append(ref)
-    return tensors, metadata
+        entries.append(_safetensors_entry(name, entry, where, base))
+    # As the official library: the tensors, in order of their offsets, tile the data buffer exactly.
+    expected = 0
+    for ref, begin, end in sorted(entries, key=lambda e: (e[1], e[2])):
+        if begin != expected:
+            what = "overlaps the tensor before it" if begin < expected else "leaves a gap before it"
+            raise CascadeInputError(
+                f"corrupt .safetensors header: tensor {ref.name!r} at data offsets [{begin}, {end}] {what}",
+                path=where,
+            )
+        expected = end
+    if base + expected != size:
+        raise CascadeInputError(
+            f"corrupt or truncated .safetensors file: the header describes {base + expected} bytes, "
+            f"the file has {size}",
+            path=where,
+        )
+    return [ref for ref, _, _ in entries], metadata
+
+
+def _safetensors_json(raw: bytes, where: str) -> dict:
+    """The header as a JSON object: UTF-8, starting with ``{``, no key twice."""
+
+    def unique(pairs):
+        seen = {}
+        for key, value in pairs:
+            if key in seen:
+                raise CascadeInputError(f"corrupt .safetensors header: key {key!r} appears twice", path=where)
+            seen[key] = value
+        return seen
+
+    try:
+        if not raw.startswith(b"{"):
+            raise ValueError("the header does not start with '{'")
+        header = json.loads(raw.decode("utf-8"), object_pairs_hook=unique)
+    except CascadeInputError:
+        raise
+    except (ValueError, RecursionError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise CascadeInputError(f"corrupt .safetensors header ({_why(err)})", path=where) from None
+    if not isinstance(header, dict):
+        raise CascadeInputError("corrupt .safetensors header: not a JSON object", path=where)
+    return header
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _safetensors_entry(name: str, entry, where: str, base: int) -> tuple[TensorRef, int, int]:
+    """One tensor's header entry, checked: a known dtype, a shape of counts, two ordered offsets of its size."""
+    bad = f"corrupt .safetensors header: tensor {name!r}"
+    if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
+        raise CascadeInputError(f"{bad} needs dtype, shape and data_offsets", path=where)
+    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if not isinstance(dtype, str) or dtype not in _SAFETENSORS_DTYPES:
+        known = ", ".join(_SAFETENSORS_DTYPES)
+        raise CascadeInputError(f"{bad} has dtype {dtype!r}; readable dtypes: {known}", path=where)
+    if not isinstance(shape, list) or not all(_is_count(n) for n in shape):
+        raise CascadeInputError(f"{bad}: shape {shape!r} is not a list of non-negative integers", path=where)
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_count(n) for n in offsets)):
+        raise CascadeInputError(f"{bad}: data_offsets {offsets!r} are not two non-negative integers", path=where)
+    begin, end = offsets
+    if end < begin:
+        raise CascadeInputError(f"{bad}: data_offsets [{begin}, {end}] end before they begin", path=where)
+    name_of, storage = _SAFETENSORS_DTYPES[dtype]
+    ref = TensorRef(name, tuple(shape), name_of, where, base + begin, storage)
+    if end - begin != ref.nbytes:
+        raise CascadeInputError(
+            f"{bad}: {dtype} of shape {tuple(shape)} is {ref.nbytes} bytes, its data_offsets span {end - begin}",
+            path=where,
+        )
+    return ref, begin, end
 
 
 def _maybe_json(value):
@@ -320,8 +453,8 @@ def _hdf5(path: Path):
                     )
 
             handle.visititems(visit)
-    except (OSError, KeyError, ValueError) as err:
-        raise CascadeInputError(f"corrupt or truncated HDF5 file ({err})", path=str(path)) from None
+    except FORMAT_ERRORS as err:  # h5py: OSError, RuntimeError ("Object visitation failed"), KeyError ...
+        raise CascadeInputError(f"corrupt or truncated HDF5 file ({_why(err)})", path=str(path)) from None
     return tensors, metadata
 
 
@@ -356,8 +489,8 @@ def _torch(path: Path):
         raise ImportError(f"{path}: reading .pt/.pth needs PyTorch: pip install 'cascade-core[torch]'") from None
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
-    except Exception as err:  # torch raises many kinds: unpickling refused, corrupt archive, ...
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+    except Exception as err:  # torch raises many kinds: unpickling refused, corrupt archive, ... (decisions.md)
+        message = _why(err) if str(err) else type(err).__name__
         raise CascadeInputError(f"cannot load with weights_only=True ({message})", path=str(path)) from None
     if isinstance(loaded, torch.Tensor):
         loaded = {path.stem: loaded}

@@ -210,8 +210,10 @@ def observe(check: Callable[[Path], object], path: Path) -> tuple[str, object]:
     except CascadeInputError as err:
         text = str(err)
         return ("error", text) if "\n" not in text else ("crash", f"multi-line message: {text!r}")
-    except Exception:
-        return "crash", traceback.format_exc(limit=-3)
+    except Exception as err:
+        frames = [f for f in traceback.extract_tb(err.__traceback__) if "cascade_core" in f.filename]
+        where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+        return "crash", f"{type(err).__name__}: {err}{where}"
 
 
 # ---- cases -------------------------------------------------------------------
@@ -329,7 +331,7 @@ def fuzz(fmt: str, n: int, seed: int = 0, folder: Path | None = None) -> Tally:
                     status, value = observe(check, case.path)
                     outcome, note = classify(case, target, name, status, value)
                     tally.counts[name][outcome] += 1
-                    if note is not None and len(tally.failures) < 10:
+                    if note is not None and len(tally.failures) < 40:
                         tally.failures.append(f"{fmt} #{i} {kind} {target.name} {name}: {note}")
             finally:
                 target.write_bytes(case.originals[target])
