@@ -36,6 +36,7 @@ from pathlib import Path
 
 from ._errors import CascadeInputError
 from ._io import write_atomic
+from ._readers import check_safetensors
 
 __all__ = ["SCHEMA", "TOKEN_TEXT", "export_hf", "token_strings"]
 
@@ -129,13 +130,7 @@ def export_hf(
         if not contents[-1].strip():
             raise CascadeInputError("empty text", path=str(text))
 
-    transformers.utils.logging.disable_progress_bar()
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        model = transformers.AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
-    except (OSError, ValueError) as err:
-        message = str(err).splitlines()[0]
-        raise CascadeInputError(f"cannot load the model or its tokenizer: {message}", path=str(model_dir)) from None
+    model, tokenizer = _load_model(transformers, model_dir)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     batch = tokenizer(
@@ -213,6 +208,32 @@ def export_hf(
     }
     write_atomic(out, save(tensors, metadata=metadata), force=force)
     return {name: tuple(t.shape) for name, t in tensors.items()}
+
+
+def _load_model(transformers, model_dir: Path):
+    """The model and its tokenizer, loaded offline; any failure to load is one clean error."""
+    for weights in sorted(model_dir.glob("*.safetensors")):
+        check_safetensors(weights)  # a truncated or corrupt weights file, before transformers reads it
+    transformers.utils.logging.disable_progress_bar()
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        model, loading = transformers.AutoModel.from_pretrained(
+            model_dir, local_files_only=True, output_loading_info=True
+        )
+    except Exception as err:  # transformers, tokenizers, safetensors and torch.load each raise their own kinds
+        text = str(err).strip()
+        message = text.splitlines()[0] if text else type(err).__name__
+        raise CascadeInputError(f"cannot load the model or its tokenizer: {message}", path=str(model_dir)) from None
+    mismatched = {k if isinstance(k, str) else k[0] for k in loading.get("mismatched_keys", ())}
+    lacking = sorted(set(loading.get("missing_keys", ())) | mismatched)
+    if lacking:
+        shown = ", ".join(lacking[:3]) + (", ..." if len(lacking) > 3 else "")
+        raise CascadeInputError(
+            f"the weights lack or misshape {len(lacking)} tensor{'s' if len(lacking) != 1 else ''} of the model "
+            f"({shown}): corrupt or incomplete weights; nothing exported",
+            path=str(model_dir),
+        )
+    return model.eval(), tokenizer
 
 
 def token_strings(tokenizer, ids: list[list[int]]) -> list[list[str]]:

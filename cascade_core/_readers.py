@@ -28,7 +28,7 @@ import numpy as np
 from ._dtypes import widen_bfloat16_bits
 from ._errors import CascadeInputError
 
-__all__ = ["TensorRef", "list_tensors", "detect", "FORMAT_ERRORS"]
+__all__ = ["TensorRef", "list_tensors", "detect", "check_safetensors", "FORMAT_ERRORS"]
 
 #: What the format libraries raise on a corrupt or truncated file (zipfile, zlib, NumPy's header parser,
 #: h5py); readers turn these, and only these, into :class:`CascadeInputError` (``torch.load``, which raises
@@ -60,8 +60,13 @@ _SAFETENSORS_DTYPES = {
     "I16": ("int16", "<i2"),
     "I32": ("int32", "<i4"),
     "I64": ("int64", "<i8"),
+    "U16": ("uint16", "<u2"),
+    "U32": ("uint32", "<u4"),
+    "U64": ("uint64", "<u8"),
     "BOOL": ("bool", "|b1"),
 }
+#: Dtypes of the format that NumPy cannot hold: their sizes, to check a file's layout (``check_safetensors``).
+_SAFETENSORS_OPAQUE = {"F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1}
 
 
 @dataclass
@@ -326,7 +331,25 @@ def _parse_metadata(value) -> dict:
     return parsed if isinstance(parsed, dict) else {"metadata": parsed}
 
 
-def _safetensors(path: Path):
+def check_safetensors(path: str | os.PathLike) -> None:
+    """Check a ``.safetensors`` file's header and size as strictly as the official library, reading no data.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (any dtype of the format, float8 included).
+
+    Raises
+    ------
+    CascadeInputError
+        A truncated file, a header that is not a JSON object of well-formed
+        entries, a key twice, tensors that overlap, leave gaps or pass the
+        end of the file.
+    """
+    _safetensors(Path(path), any_dtype=True)
+
+
+def _safetensors(path: Path, any_dtype: bool = False):
     """Tensors of a ``.safetensors`` file, its header checked as strictly as the official library does."""
     size = os.path.getsize(path)
     where = str(path)
@@ -352,7 +375,7 @@ def _safetensors(path: Path):
                 )
             metadata = {k: _maybe_json(v) for k, v in (entry or {}).items()}
             continue
-        entries.append(_safetensors_entry(name, entry, where, base))
+        entries.append(_safetensors_entry(name, entry, where, base, any_dtype))
     # As the official library: the tensors, in order of their offsets, tile the data buffer exactly.
     expected = 0
     for ref, begin, end in sorted(entries, key=lambda e: (e[1], e[2])):
@@ -400,13 +423,14 @@ def _is_count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _safetensors_entry(name: str, entry, where: str, base: int) -> tuple[TensorRef, int, int]:
+def _safetensors_entry(name: str, entry, where: str, base: int, any_dtype: bool) -> tuple[TensorRef, int, int]:
     """One tensor's header entry, checked: a known dtype, a shape of counts, two ordered offsets of its size."""
     bad = f"corrupt .safetensors header: tensor {name!r}"
     if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
         raise CascadeInputError(f"{bad} needs dtype, shape and data_offsets", path=where)
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    if not isinstance(dtype, str) or dtype not in _SAFETENSORS_DTYPES:
+    opaque = any_dtype and dtype in _SAFETENSORS_OPAQUE
+    if not isinstance(dtype, str) or (dtype not in _SAFETENSORS_DTYPES and not opaque):
         known = ", ".join(_SAFETENSORS_DTYPES)
         raise CascadeInputError(f"{bad} has dtype {dtype!r}; readable dtypes: {known}", path=where)
     if not isinstance(shape, list) or not all(_is_count(n) for n in shape):
@@ -416,7 +440,7 @@ def _safetensors_entry(name: str, entry, where: str, base: int) -> tuple[TensorR
     begin, end = offsets
     if end < begin:
         raise CascadeInputError(f"{bad}: data_offsets [{begin}, {end}] end before they begin", path=where)
-    name_of, storage = _SAFETENSORS_DTYPES[dtype]
+    name_of, storage = (dtype.lower(), "|u1") if opaque else _SAFETENSORS_DTYPES[dtype]
     ref = TensorRef(name, tuple(shape), name_of, where, base + begin, storage)
     if end - begin != ref.nbytes:
         raise CascadeInputError(
