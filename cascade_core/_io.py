@@ -117,6 +117,13 @@ def load(
     name = str(path)
     fmt, refs, metadata = list_tensors(path)
     stack = choose_layers(refs, path=name, key=key, layout=layout, layouts=_layouts(metadata))
+    return _activations(name, fmt, refs, metadata, stack, lengths=lengths, mask=mask, layers=layers)
+
+
+def _activations(
+    name: str, fmt: str, refs: list, metadata: dict, stack: LayerStack, *, lengths=None, mask=None, layers=None
+) -> Activations:
+    """The activations of `stack`, with the file's lengths or mask read (a corrupt one is an error here)."""
     try:
         stack = stack.select(layers)
     except CascadeInputError as err:
@@ -186,10 +193,11 @@ def describe(path: str | os.PathLike, *, key: str | None = None, layout: str | N
         where = f"  ({Path(ref.path).name})" if fmt == "directory" else ""
         lines.append(f"  {ref.name:<{width}}  {ref.dtype:<9} {tuple(ref.shape)}{where}")
     try:
-        data = load(path, key=key, layout=layout)
+        stack = choose_layers(refs, path=str(path), key=key, layout=layout, layouts=_layouts(metadata))
     except CascadeInputError as err:
         lines.append(f"activations: none found ({err.reason})")
-    else:
+    else:  # as load: the lengths or mask are read, and a corrupt one is the file's error, not "none found"
+        data = _activations(str(path), fmt, refs, metadata, stack)
         stack = data.layers
         padded = (
             f", lengths {data.lengths.tolist()}"
