@@ -215,6 +215,8 @@ def _load_model(transformers, model_dir: Path):
     for weights in sorted(model_dir.glob("*.safetensors")):
         check_safetensors(weights)  # a truncated or corrupt weights file, before transformers reads it
     transformers.utils.logging.disable_progress_bar()
+    verbosity = transformers.utils.logging.get_verbosity()
+    transformers.utils.logging.set_verbosity_error()  # its load report would be many lines; ours is one
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
         model, loading = transformers.AutoModel.from_pretrained(
@@ -224,6 +226,8 @@ def _load_model(transformers, model_dir: Path):
         text = str(err).strip()
         message = text.splitlines()[0] if text else type(err).__name__
         raise CascadeInputError(f"cannot load the model or its tokenizer: {message}", path=str(model_dir)) from None
+    finally:
+        transformers.utils.logging.set_verbosity(verbosity)
     mismatched = {k if isinstance(k, str) else k[0] for k in loading.get("mismatched_keys", ())}
     lacking = sorted(set(loading.get("missing_keys", ())) | mismatched)
     if lacking:
