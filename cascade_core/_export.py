@@ -151,9 +151,22 @@ def export_hf(
                 f"qkv=True: no attention projections found in a {model.config.model_type!r} model "
                 "(known: BERT-like query/key/value, GPT-2-like c_attn, Llama-like q_proj/k_proj/v_proj)"
             )
+    rows = model.get_input_embeddings().num_embeddings
+    if int(batch["input_ids"].max()) >= rows:
+        raise CascadeInputError(
+            f"the tokenizer gives token id {int(batch['input_ids'].max())}, the model's embedding has {rows} rows: "
+            "tokenizer files and model do not match (corrupt?)",
+            path=str(model_dir),
+        )
     try:
         with torch.no_grad():
             output = model(**batch, output_hidden_states=True)
+    except (RuntimeError, IndexError, ValueError) as err:  # torch's errors in a forward pass of a bad config
+        text = str(err).strip()
+        raise CascadeInputError(
+            f"the model fails on the texts ({type(err).__name__}: {text.splitlines()[0] if text else ''})",
+            path=str(model_dir),
+        ) from None
     finally:
         for hook in hooks:
             hook.remove()

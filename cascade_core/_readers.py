@@ -471,12 +471,16 @@ def _hdf5(path: Path):
             metadata = {k: _maybe_json(_plain(v)) for k, v in handle.attrs.items()}
 
             def visit(name, obj):
+                if isinstance(name, bytes):  # h5py hands over names that are not UTF-8 as bytes
+                    raise CascadeInputError(f"HDF5 object name {name!r} is not UTF-8 (corrupt?)", path=str(path))
                 if isinstance(obj, h5py.Dataset):
                     tensors.append(
                         TensorRef(name, tuple(obj.shape), obj.dtype.name, str(path), _reader=_h5_reader(path, name))
                     )
 
             handle.visititems(visit)
+    except CascadeInputError:
+        raise
     except FORMAT_ERRORS as err:  # h5py: OSError, RuntimeError ("Object visitation failed"), KeyError ...
         raise CascadeInputError(f"corrupt or truncated HDF5 file ({_why(err)})", path=str(path)) from None
     return tensors, metadata

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import struct
 import zipfile
 
@@ -126,6 +127,17 @@ def test_h5_object_visitation_failed(tmp_path, capsys, signature):
     with pytest.raises(CascadeInputError, match="corrupt or truncated HDF5 file"):
         load(path)
     assert "corrupt or truncated HDF5 file" in one_line(capsys, "info", path)
+
+
+def test_h5_name_that_is_not_utf8(tmp_path, capsys):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "acts.h5"
+    with h5py.File(path, "w") as handle:
+        handle["hidden_states"] = X
+    path.write_bytes(path.read_bytes().replace(b"hidden_states", b"h\xb0dden_states", 1))
+    with pytest.raises(CascadeInputError, match=re.escape("HDF5 object name b'h\\xb0dden_states' is not UTF-8")):
+        load(path)
+    assert "is not UTF-8" in one_line(capsys, "info", path)
 
 
 # ---- .pt --------------------------------------------------------------------
@@ -301,3 +313,13 @@ def test_export_renamed_weight_is_not_silently_initialised(tmp_path, capsys, mod
     )
     err = export_error(capsys, folder, text, tmp_path / "out.safetensors")
     assert "the weights lack or misshape" in err and "query.weight" in err
+
+
+def test_export_tokenizer_that_does_not_fit_the_model(tmp_path, capsys, model_copy):
+    folder, text = model_copy
+    path = folder / "special_tokens_map.json"
+    tokens = json.loads(path.read_text())
+    tokens["cls_token"] = "[CLS-NEW]"  # not in the vocabulary: the tokenizer adds it past the embedding's rows
+    path.write_text(json.dumps(tokens))
+    err = export_error(capsys, folder, text, tmp_path / "out.safetensors")
+    assert "gives token id 30522, the model's embedding has 30522 rows" in err
