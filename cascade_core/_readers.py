@@ -31,8 +31,8 @@ from ._errors import CascadeInputError
 __all__ = ["TensorRef", "list_tensors", "detect", "check_safetensors", "FORMAT_ERRORS"]
 
 #: What the format libraries raise on a corrupt or truncated file (zipfile, zlib, NumPy's header parser,
-#: h5py); readers turn these, and only these, into :class:`CascadeInputError` (``torch.load``, which raises
-#: many kinds, is the one broad catch: see docs/decisions.md).
+#: h5py); readers turn these, and only these, into :class:`CascadeInputError`. ``torch.load``, which raises
+#: many kinds, is the readers' one broad catch (docs/decisions.md, "Corrupt files").
 FORMAT_ERRORS = (
     OSError,
     EOFError,
