@@ -22,6 +22,8 @@ from pathlib import Path
 import platformdirs
 
 from .._version import __version__
+from .base import BaseBackend
+from .numpy import from_numpy, to_numpy
 
 
 def cache_dir() -> Path:
@@ -45,9 +47,6 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir()))
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
-
-from .base import BaseBackend
-from .numpy import from_numpy, to_numpy
 
 __all__ = ["NumbaBackend", "backend", "cache_dir"]
 
