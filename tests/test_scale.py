@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 
-import naive
 import numpy as np
 import pytest
 
 import cascade_core as cc
+import naive
 from cascade_core import synthetic
 from cascade_core._gram import normalize
 
