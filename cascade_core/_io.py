@@ -103,7 +103,9 @@ def load(
         metadata, else inferred from the number of axes, SPEC §1).
     lengths, mask : str, optional
         Names of a ``(B,)`` lengths tensor or a ``(B, T)`` mask tensor
-        (default: ``lengths`` or ``attention_mask`` when present).
+        (default: ``lengths`` or ``attention_mask`` when present). Name at
+        most one; a named `mask` is used even when the file has a ``lengths``
+        tensor.
     layers : str, slice or sequence of int, optional
         Keep only these layers, as in :func:`cascade_core.run` (``"1:"``
         drops the embedding layer of exported hidden states).
@@ -122,7 +124,10 @@ def load(
     except CascadeInputError as err:
         raise err.located(path=name) from None
     by_name = {ref.name: ref for ref in refs}
-    lengths_ref = _auxiliary(by_name, lengths, "lengths", name)
+    if lengths is not None and mask is not None:
+        raise CascadeInputError("lengths and mask both named; name one of them", path=name, param="mask")
+    # A mask named by the caller wins over a lengths tensor found by its default name (never silently ignored).
+    lengths_ref = _auxiliary(by_name, lengths, "lengths", name) if mask is None else None
     mask_ref = None if lengths_ref is not None else _auxiliary(by_name, mask, "attention_mask", name)
     return Activations(
         layers=stack,
@@ -164,14 +169,21 @@ def _read_lengths(ref: TensorRef, path: str) -> np.ndarray:
     return values
 
 
-def describe(path: str | os.PathLike, *, key: str | None = None, layout: str | None = None) -> str:
+def describe(
+    path: str | os.PathLike,
+    *,
+    key: str | None = None,
+    layout: str | None = None,
+    lengths: str | None = None,
+    mask: str | None = None,
+) -> str:
     """What :func:`load` would find, as text: tensors, shapes, dtypes, layout, metadata.
 
     Parameters
     ----------
     path : str or os.PathLike
         A file or directory, as for :func:`load`.
-    key, layout : str, optional
+    key, layout, lengths, mask : str, optional
         As for :func:`load`.
 
     Returns
@@ -186,8 +198,10 @@ def describe(path: str | os.PathLike, *, key: str | None = None, layout: str | N
         where = f"  ({Path(ref.path).name})" if fmt == "directory" else ""
         lines.append(f"  {ref.name:<{width}}  {ref.dtype:<9} {tuple(ref.shape)}{where}")
     try:
-        data = load(path, key=key, layout=layout)
+        data = load(path, key=key, layout=layout, lengths=lengths, mask=mask)
     except CascadeInputError as err:
+        if err.param in ("lengths", "mask"):  # a name the caller gave is wrong: an error, not a listing
+            raise
         lines.append(f"activations: none found ({err.reason})")
     else:
         stack = data.layers
