@@ -245,7 +245,24 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, *, force: bool = Fa
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, file_mode())  # mkstemp makes 0600; a report gets what the user's umask gives
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def file_mode() -> int:
+    """The mode a new file gets from ``open``: ``0o666`` less the process's umask.
+
+    Linux shows the umask in ``/proc/self/status`` (read without changing it,
+    so threads writing at the same time are safe); elsewhere it is set and
+    restored.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            mask = next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import naive
 import numpy as np
 import pytest
 
 import cascade_core as cc
+import naive
 from cascade_core import CascadeInputError
 
 X = np.random.default_rng(1).standard_normal((12, 6))
