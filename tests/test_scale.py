@@ -128,3 +128,15 @@ def test_subnormal_rows_are_rows_not_zero_rows():
     x[0, 0], x[1, 0], x[2, 1] = 1e-40, 3e-40, 2e-40  # 0 and 1 are parallel, 2 is orthogonal
     assert cc.ada(x, 0.9).reps.tolist() == [0, 2]
     assert np.allclose(normalize(x), np.eye(3, 4)[[0, 0, 1]])
+
+
+@pytest.mark.parametrize("scale", [1e-25, 1e19])
+def test_norm_topk_does_not_depend_on_scale(scale):
+    """The magnitude baseline ranks by squared norm: float32 x 1e19 overflowed it to ties (all inf)."""
+    x = DATA * 4
+
+    def picks(a):
+        sets = cc.compare(a, TAU, selectors=["ada", "norm-topk"]).sets["norm-topk"][()]
+        return [np.asarray(s).tolist() for s in sets]
+
+    assert picks((x.astype(np.float64) * scale).astype(np.float32)) == picks(x)
