@@ -82,6 +82,7 @@ def file_text(entry: dict, params: dict, paper: dict, *, label: str | None = Non
         f"algorithm {params['algorithm']}",
         "",
         text(layer_table(entry["layers"])),
+        "",
         textwrap.fill(layer_legend(t["slices"]), width=110),
         "",
         totals_text(entry, paper),
