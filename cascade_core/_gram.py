@@ -111,14 +111,17 @@ def scale_by_power_of_two(x: Array, peak: Array) -> Array:
     ``sum(x_i ** 2)`` from overflowing (float32 rows of size 1e19) or
     underflowing to 0 (rows of size 1e-25): the largest ``|x_ij|`` of a row
     becomes about 1, so ``|cos|`` does not depend on the scale of a finite row.
-    A power of two scales exactly (no rounding, subnormal rows included), so
-    rows scaled by ``2**k`` give bit-identical normalised rows. A row of zeros
-    (`peak` 0) is left as it is: it stays the zero row of SPEC §2.
+    A power of two scales exactly (no rounding; a subnormal row is scaled up
+    exactly too, and only an entry below the smallest normal number times its
+    row's largest is rounded), so rows scaled by ``2**k`` give bit-identical
+    normalised rows. A row of zeros (`peak` 0) is left as it is: it stays the
+    zero row of SPEC §2.
 
     Parameters
     ----------
     x : array of shape (T, d)
-        Floating activations, finite; modified in place.
+        Floating activations, finite; modified in place where the namespace
+        allows it (use the returned array).
     peak : array of shape (T,) or ()
         The largest ``|x_ij|`` of each row (or of the whole matrix).
 
