@@ -5,17 +5,50 @@ scan with the threshold fused in (the chosen-rows scan of SPEC §3.1 and the
 full-Gram tile scan), and the group-size count. Each
 ``_``-prefixed kernel has a plain-Python body (``kernel.py_func``), which the
 benchmarks time as the pure-Python reference and ``NUMBA_DISABLE_JIT=1`` runs.
+
+Compiled kernels are cached (``cache=True``) in a user cache directory,
+``platformdirs.user_cache_dir("cascade-core")/numba/<version>``, never inside
+the installed package: a cache folder left in ``site-packages`` by ``pip install .``
+survives a later ``pip install -e .`` and shadows the editable package
+(docs/decisions.md, "Numba's cache outside the package"). A ``NUMBA_CACHE_DIR``
+set by the user wins.
 """
 
 from __future__ import annotations
 
-import numba
-import numpy as np
+import os
+from pathlib import Path
 
+import platformdirs
+
+from .._version import __version__
 from .base import BaseBackend
 from .numpy import from_numpy, to_numpy
 
-__all__ = ["NumbaBackend", "backend"]
+
+def cache_dir() -> Path:
+    """Where Numba caches this package's compiled kernels: ``NUMBA_CACHE_DIR``, or the user cache directory.
+
+    Returns
+    -------
+    pathlib.Path
+        The user's ``NUMBA_CACHE_DIR`` when set, else
+        ``user_cache_dir("cascade-core") / "numba" / <cascade-core version>``.
+    """
+    user = os.environ.get("NUMBA_CACHE_DIR")
+    if user:
+        return Path(user)
+    return Path(platformdirs.user_cache_dir("cascade-core")) / "numba" / __version__
+
+
+# Numba reads NUMBA_CACHE_DIR again each time it compiles (numba.core.config.reload_config), so the
+# variable itself is set, not only numba.config.CACHE_DIR; a value the user set is left alone.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir()))
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = ["NumbaBackend", "backend", "cache_dir"]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from ._errors import CascadeInputError
 from ._io import Activations, load
+from ._params import check_tau, check_taus
 from ._quality import attention_layers
 from ._runner import RunResult, run
 from ._tokens import TokenView, token_texts, token_views
 
-__all__ = ["Analysis", "AttentionOptions", "FileReport", "analyze_file", "sweep"]
+__all__ = ["Analysis", "AttentionOptions", "FileReport", "analyze_file", "check_distinct", "sweep"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ class Analysis:
     algorithm: str = "chosen-rows"
     attention: AttentionOptions | None = None
     views: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tau", check_tau(self.tau))  # before any file is opened
 
     def at(self, tau: float) -> Analysis:
         """The same analysis at another threshold."""
@@ -234,9 +238,10 @@ def sweep(
     Parameters
     ----------
     paths : list of path
-        The inputs.
+        The inputs, each once (a file named twice is an error, not counted twice).
     taus : list of float
-        The thresholds.
+        The thresholds, increasing and distinct, at most
+        :data:`~cascade_core._params.MAX_TAUS`; checked before any file is read.
     analysis : Analysis
         Everything else (its own `tau` is ignored).
     progress : callable, optional
@@ -250,12 +255,35 @@ def sweep(
     """
     from .report import document, sweep_document
 
+    taus = check_taus(taus)
+    check_distinct(paths)
     docs = []
-    for tau in taus:
+    for t, tau in enumerate(taus):
         reports = []
         for i, path in enumerate(paths):
-            label = f"tau {tau:g} [{i + 1}/{len(paths)}] {Path(path).name}"
+            label = f"tau {tau:g} ({t + 1}/{len(taus)}) [{i + 1}/{len(paths)}] {Path(path).name}"
             step = None if progress is None else functools.partial(progress, label)
             reports.append(analyze_file(path, analysis.at(tau), progress=step))
         docs.append(document(reports))
     return sweep_document(list(taus), docs)
+
+
+def check_distinct(paths) -> None:
+    """Refuse a file named twice (it would be read and counted twice).
+
+    Parameters
+    ----------
+    paths : list of str or os.PathLike
+        Inputs, before any is read.
+
+    Raises
+    ------
+    CascadeInputError
+        Naming the second mention of a file already given (same resolved path).
+    """
+    seen: set[str] = set()
+    for path in paths:
+        key = str(Path(path).resolve())
+        if key in seen:
+            raise CascadeInputError("given twice; name each input once", path=str(path))
+        seen.add(key)

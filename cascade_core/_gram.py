@@ -19,6 +19,7 @@ __all__ = [
     "check_extent",
     "compute_dtype",
     "normalize",
+    "scale_by_power_of_two",
     "tile_rows",
     "tile_starts",
     "similarity_tile",
@@ -72,7 +73,11 @@ def normalize(x: Array, *, center: bool = False) -> Array:
     -------
     array of shape (T, d)
         In the compute dtype of SPEC §9. A token of zero norm becomes a zero
-        row, so its similarity to every token is 0.
+        row, so its similarity to every token is 0. Each row is first scaled
+        by a power of two near its largest ``|value|``
+        (:func:`scale_by_power_of_two`), so the result does not depend on the
+        scale of a finite row: rows of size 1e19 (float32) neither overflow
+        the norm nor do rows of size 1e-25 underflow to zero rows.
 
     Raises
     ------
@@ -91,9 +96,47 @@ def normalize(x: Array, *, center: bool = False) -> Array:
         token = int(xp.nonzero(~finite)[0][0])
         raise CascadeInputError("non-finite activation (NaN or Inf)", token=token)
     if center:
+        x = scale_by_power_of_two(x, xp.max(xp.abs(x)))  # so the mean cannot overflow either
         x -= xp.mean(x, axis=0)
+    x = scale_by_power_of_two(x, xp.max(xp.abs(x), axis=1))
     norms = xp.sqrt(xp.vecdot(x, x, axis=-1))
     x /= xp.where(norms > 0, norms, xp.ones_like(norms))[:, None]
+    return x
+
+
+def scale_by_power_of_two(x: Array, peak: Array) -> Array:
+    """`x` (updated in place) times ``2**-e`` with ``2**e`` near `peak`, per row (`peak` of shape (T,)) or overall.
+
+    Scaling before the norm, as robust norms do (LAPACK ``nrm2``), keeps
+    ``sum(x_i ** 2)`` from overflowing (float32 rows of size 1e19) or
+    underflowing to 0 (rows of size 1e-25): the largest ``|x_ij|`` of a row
+    becomes about 1, so ``|cos|`` does not depend on the scale of a finite row.
+    A power of two scales exactly (no rounding; a subnormal row is scaled up
+    exactly too, and only an entry below the smallest normal number times its
+    row's largest is rounded), so rows scaled by ``2**k`` give bit-identical
+    normalised rows. A row of zeros (`peak` 0) is left as it is: it stays the
+    zero row of SPEC §2.
+
+    Parameters
+    ----------
+    x : array of shape (T, d)
+        Floating activations, finite; modified in place where the namespace
+        allows it (use the returned array).
+    peak : array of shape (T,) or ()
+        The largest ``|x_ij|`` of each row (or of the whole matrix).
+
+    Returns
+    -------
+    array of shape (T, d)
+        `x`, scaled.
+    """
+    xp = array_namespace(x, peak)
+    exponent = xp.floor(xp.log2(xp.where(peak > 0, peak, xp.ones_like(peak))))
+    half = xp.floor(exponent / 2)  # two steps: 2**-e alone overflows for subnormal rows (e down to -1074)
+    two = xp.full_like(exponent, 2.0)
+    for step in (half, exponent - half):
+        factor = xp.pow(two, -step)
+        x *= factor[:, None] if factor.ndim else factor
     return x
 
 

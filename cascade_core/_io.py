@@ -103,7 +103,9 @@ def load(
         metadata, else inferred from the number of axes, SPEC §1).
     lengths, mask : str, optional
         Names of a ``(B,)`` lengths tensor or a ``(B, T)`` mask tensor
-        (default: ``lengths`` or ``attention_mask`` when present).
+        (default: ``lengths`` or ``attention_mask`` when present). Name at
+        most one; a named `mask` is used even when the file has a ``lengths``
+        tensor.
     layers : str, slice or sequence of int, optional
         Keep only these layers, as in :func:`cascade_core.run` (``"1:"``
         drops the embedding layer of exported hidden states).
@@ -129,7 +131,10 @@ def _activations(
     except CascadeInputError as err:
         raise err.located(path=name) from None
     by_name = {ref.name: ref for ref in refs}
-    lengths_ref = _auxiliary(by_name, lengths, "lengths", name)
+    if lengths is not None and mask is not None:
+        raise CascadeInputError("lengths and mask both named; name one of them", path=name, param="mask")
+    # A mask named by the caller wins over a lengths tensor found by its default name (never silently ignored).
+    lengths_ref = _auxiliary(by_name, lengths, "lengths", name) if mask is None else None
     mask_ref = None if lengths_ref is not None else _auxiliary(by_name, mask, "attention_mask", name)
     return Activations(
         layers=stack,
@@ -171,14 +176,21 @@ def _read_lengths(ref: TensorRef, path: str) -> np.ndarray:
     return values
 
 
-def describe(path: str | os.PathLike, *, key: str | None = None, layout: str | None = None) -> str:
+def describe(
+    path: str | os.PathLike,
+    *,
+    key: str | None = None,
+    layout: str | None = None,
+    lengths: str | None = None,
+    mask: str | None = None,
+) -> str:
     """What :func:`load` would find, as text: tensors, shapes, dtypes, layout, metadata.
 
     Parameters
     ----------
     path : str or os.PathLike
         A file or directory, as for :func:`load`.
-    key, layout : str, optional
+    key, layout, lengths, mask : str, optional
         As for :func:`load`.
 
     Returns
@@ -196,8 +208,8 @@ def describe(path: str | os.PathLike, *, key: str | None = None, layout: str | N
         stack = choose_layers(refs, path=str(path), key=key, layout=layout, layouts=_layouts(metadata))
     except CascadeInputError as err:
         lines.append(f"activations: none found ({err.reason})")
-    else:  # as load: the lengths or mask are read, and a corrupt one is the file's error, not "none found"
-        data = _activations(str(path), fmt, refs, metadata, stack)
+    else:  # as load: the lengths or mask are read; a wrong name or a corrupt one is an error, not "none found"
+        data = _activations(str(path), fmt, refs, metadata, stack, lengths=lengths, mask=mask)
         stack = data.layers
         padded = (
             f", lengths {data.lengths.tolist()}"
@@ -239,7 +251,24 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, *, force: bool = Fa
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, file_mode())  # mkstemp makes 0600; a report gets what the user's umask gives
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def file_mode() -> int:
+    """The mode a new file gets from ``open``: ``0o666`` less the process's umask.
+
+    Linux shows the umask in ``/proc/self/status`` (read without changing it,
+    so threads writing at the same time are safe); elsewhere it is set and
+    restored.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            mask = next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask

@@ -14,18 +14,19 @@ from __future__ import annotations
 import argparse
 import functools
 import glob
+import math
 import re
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from . import selectors
-from ._analysis import Analysis, AttentionOptions, sweep
+from ._analysis import Analysis, AttentionOptions, check_distinct, sweep
 from ._compare import CompareOptions, compare_file
 from ._corpus import CorpusProgress, analyze_corpus, corpus_documents
 from ._errors import CascadeInputError
 from ._io import describe, sample_path
-from ._params import check_tau
+from ._params import MAX_TAUS, check_tau, check_taus
 from ._version import __version__
 from .report import (
     COMPARE_FILES,
@@ -324,8 +325,21 @@ def _add_output_options(parser, what: str) -> None:
 # ---- from options to library calls ------------------------------------------
 
 
+#: Options that only act with --attention, and whether each was given (not at its default).
+_ATTENTION_ONLY = (
+    ("--select-on", lambda args: args.select_on != "hidden"),
+    ("--causal", lambda args: args.causal),
+    ("--no-proportional", lambda args: not args.proportional),
+    ("--qkv-keys", lambda args: args.qkv_keys != "q,k,v"),
+)
+
+
 def _analysis(args, tau: float) -> Analysis:
     attention = None
+    if not args.attention:
+        ignored = [flag for flag, given in _ATTENTION_ONLY if given(args)]
+        if ignored:
+            raise CascadeInputError(f"{', '.join(ignored)} act{'s' if len(ignored) == 1 else ''} only with --attention")
     if args.attention:
         attention = AttentionOptions(
             select_on=args.select_on,
@@ -364,17 +378,28 @@ def _expand(patterns: list[str]) -> list[Path]:
             paths.extend(Path(m) for m in matches)
         else:
             paths.append(Path(pattern))
+    check_distinct(paths)
     return paths
 
 
 class _Progress:
-    """Per-file progress bars (tqdm) on stderr; none with --quiet or when stderr is not a terminal."""
+    """Per-file progress bars (tqdm) on stderr; none with --quiet or when stderr is not a terminal.
 
-    def __init__(self, quiet: bool) -> None:
+    With `lines` (``sweep``), a stderr that is not a terminal (a pipe, a log
+    file) gets one plain line per step instead of a bar, so a long sweep is
+    never silent.
+    """
+
+    def __init__(self, quiet: bool, *, lines: bool = False) -> None:
         self.disable = True if quiet else None  # tqdm: None disables on a non-terminal
+        self.lines = lines and not quiet and not sys.stderr.isatty()
         self.bar = None
 
     def __call__(self, label: str, done: int, total: int) -> None:
+        if self.lines:
+            if done == 0:
+                print(f"cascade-core: {label}", file=sys.stderr, flush=True)
+            return
         if done == 0:
             from tqdm.auto import tqdm
 
@@ -473,6 +498,7 @@ def _remove_new(store: str | None, before: set[Path] | None) -> None:
 def _analyze(args) -> int:
     views = bool(args.out) and args.view
     analysis = replace(_analysis(args, check_tau(args.tau)), views=views)
+    check_distinct([f for f in args.files if not glob.has_magic(f)])  # overlapping globs are read once
     documents = corpus_documents(args.files or [sample_path()])
     extra = ("documents.parquet", "corpus.json")
     patterns = VIEW_PATTERNS if views else ()
@@ -535,30 +561,40 @@ def _analyze(args) -> int:
 
 
 def parse_taus(text: str) -> list[float]:
-    """``"0.5:0.95:0.05"`` (stop included) or ``"0.6,0.7,0.8"`` -> thresholds."""
+    """``"0.5:0.95:0.05"`` (stop included) or ``"0.6,0.7,0.8"`` -> thresholds, checked (:func:`check_taus`).
+
+    A range of more than :data:`~cascade_core._params.MAX_TAUS` thresholds is
+    refused before it is built; a comma list must be increasing, each value once.
+    """
     try:
         if ":" in text:
             start, stop, step = (float(part) for part in text.split(":"))
-            if step <= 0:
+            if not (step > 0 and math.isfinite(start) and math.isfinite(stop)):
                 raise ValueError
-            count = int(round((stop - start) / step)) + 1
-            values = [round(start + i * step, 10) for i in range(max(count, 0))]
-            values = [v for v in values if v <= stop + 1e-9]
+            values = None
         else:
             values = [float(part) for part in text.split(",")]
     except ValueError:
         raise CascadeInputError(f"tau must be START:STOP:STEP or a comma list, got {text!r}", param="tau") from None
+    if values is None:
+        count = int(round((stop - start) / step)) + 1
+        if count > MAX_TAUS:
+            raise CascadeInputError(
+                f"tau {text!r} gives {count} thresholds; at most {MAX_TAUS} in one sweep", param="tau"
+            )
+        values = [round(start + i * step, 10) for i in range(max(count, 0))]
+        values = [v for v in values if v <= stop + 1e-9]
     if not values:
         raise CascadeInputError(f"tau {text!r} gives no threshold", param="tau")
-    return values
+    return check_taus(values)
 
 
 def _sweep(args) -> None:
-    taus = [check_tau(t) for t in parse_taus(args.tau)]
+    taus = parse_taus(args.tau)
     analysis = _analysis(args, taus[0])
     paths = _expand(args.files)
     check_outputs(args.out, args.json, SWEEP_FILES, paths, force=args.force)
-    progress = _Progress(args.quiet or args.format == "json")
+    progress = _Progress(args.quiet or args.format == "json", lines=True)
     try:
         result = sweep(paths, taus, analysis, progress=progress)
     finally:
@@ -644,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "compare":
             _compare(args)
         elif args.command == "info":
-            print(describe(args.file, key=args.key, layout=args.layout))
+            print(describe(args.file, key=args.key, layout=args.layout, lengths=args.lengths, mask=args.mask))
         elif args.command == "export-hf":
             _export(args)
     except _UsageError as err:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
-from .tables import aggregate_table, attention_table, layer_table, needed_note, num, percent, sweep_table, text
+from .tables import (
+    aggregate_table,
+    attention_table,
+    layer_legend,
+    layer_table,
+    needed_note,
+    num,
+    percent,
+    sweep_table,
+    text,
+    wall_note,
+)
 
 __all__ = ["file_text", "totals_text", "attention_text", "aggregate_text", "sweep_text"]
 
@@ -36,6 +48,9 @@ def totals_text(entry: dict, paper: dict) -> str:
             f"(wall-clock savings {percent(t['wall_savings_full_gram'])}), ADA chosen rows "
             f"{t['seconds_ada_chosen_rows']:.4f} s (wall-clock savings {percent(t['wall_savings_chosen_rows'])})"
         )
+        note = wall_note(t)
+        if note:
+            lines.append(note)
     else:
         lines.append(f"{'selection time':<34}{t['seconds']:.4f} s")
     return "\n".join(lines)
@@ -68,6 +83,8 @@ def file_text(entry: dict, params: dict, paper: dict, *, label: str | None = Non
         "",
         text(layer_table(entry["layers"])),
         "",
+        textwrap.fill(layer_legend(t["slices"]), width=110),
+        "",
         totals_text(entry, paper),
     ]
     if entry.get("attention"):
@@ -99,7 +116,9 @@ def sweep_text(sweep: dict) -> str:
             f"cascade-core sweep: {names}",
             text(sweep_table(sweep["rows"])),
             "savings: paper ledger; needed: needed ledger (negative: the cascade costs more than an exact ADA); "
-            "wall: wall-clock savings against ADA on the full Gram and from the chosen rows",
+            "wall: wall-clock savings against ADA on the full Gram and from the chosen rows (small inputs are "
+            "overhead-bound: negative there); Jaccard: mean consecutive Jaccard; agree: mean Jaccard of the "
+            "cascade's sets with per-layer ADA's (1: the same sets); r/T: mean share of tokens chosen",
             f"paper: savings {100 * lo:.0f}-{100 * hi:.0f} %, mean Jaccard {jlo:.2f}-{jhi:.2f}",
         ]
     )

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .tables import attention_table, inputs_table, layer_table, markdown, needed_note, num, percent, totals_table
+from .tables import (
+    attention_table,
+    inputs_table,
+    layer_legend,
+    layer_table,
+    markdown,
+    needed_note,
+    num,
+    percent,
+    totals_table,
+)
 
 __all__ = ["report_markdown"]
 
@@ -60,8 +70,8 @@ def report_markdown(doc: dict, plots: list[str] | None = None, *, views: list[di
         ]
     for e in doc["files"]:
         lines += ["", f"## Layers of `{Path(e['input']['path']).name}`", ""]
-        lines += ["Sums over slices; Jaccard and agreement are means over slices.", ""]
         lines += markdown(layer_table(e["layers"]))
+        lines += ["", layer_legend(e["totals"]["slices"], code="`")]
         attention = e.get("attention")
         if attention:
             kind = "causal" if attention["causal"] else "non-causal"

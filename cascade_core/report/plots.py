@@ -72,6 +72,33 @@ def _layer_axes(plt, title: str, ylabel: str, doc: dict):
     return fig, ax
 
 
+#: The Gram-ops plot uses a log axis only when its values span at least this ratio (largest / smallest).
+LOG_AXIS_RATIO = 10.0
+
+
+def ops_axis_scale(values: list[float]) -> str:
+    """``"log"`` when the positive `values` span a ratio of :data:`LOG_AXIS_RATIO` or more, else ``"linear"``.
+
+    A log axis over a narrow range (every layer between 10,000 and 25,000
+    inner products, say) makes small differences look large and hides the
+    zero; a linear axis from 0 shows them as they are.
+
+    Parameters
+    ----------
+    values : list of float
+        Every value the plot shows.
+
+    Returns
+    -------
+    str
+        ``"log"`` or ``"linear"``.
+    """
+    positive = [v for v in values if v > 0]
+    if not positive or len(positive) < len(values):  # a zero cannot go on a log axis
+        return "linear"
+    return "log" if max(positive) / min(positive) >= LOG_AXIS_RATIO else "linear"
+
+
 def report_plots(doc: dict) -> dict[str, bytes]:
     """r/T, consecutive Jaccard, Gram ops, removals and additions, and attention error, per layer."""
     plt = _pyplot()
@@ -99,24 +126,35 @@ def report_plots(doc: dict) -> dict[str, bytes]:
     agg = doc["aggregate"]
     pooled, needed = agg["pooled_savings"], agg["pooled_needed_savings"]
     lo, hi = doc["paper"]["savings"]
+    plotted = [
+        v
+        for e in doc["files"]
+        for row in e["layers"]
+        for v in (row["ops_ada"], row["ops"], row["needed_ada"], row["needed"])
+        if v is not None
+    ]
+    scale = ops_axis_scale(plotted)
     fig, ax = _layer_axes(
         plt,
         f"Inner products per layer: savings {100 * pooled:.1f} % (paper {100 * lo:.0f}–{100 * hi:.0f} %), "
         + ("needed -" if needed is None else f"needed {100 * needed:.1f} %"),
-        "inner products (log scale)",
+        "inner products (log scale)" if scale == "log" else "inner products",
         doc,
     )
     _line(ax, doc, lambda r: r["ops_ada"], "ADA, paper ledger: T²", ADA_STYLE)
     _line(ax, doc, lambda r: r["ops"], "cascade, paper ledger: r² + (T−r′)r′ + u²", CASCADE_STYLE)
     _line(ax, doc, lambda r: r["needed_ada"], "ADA, needed ledger", {**ADA_STYLE, "color": "#8c4a00"})
     _line(ax, doc, lambda r: r["needed"], "cascade, needed ledger", {**CASCADE_STYLE, "color": "#ff7f0e"})
-    ax.set_yscale("log")
     from matplotlib.ticker import FuncFormatter
 
     plain = FuncFormatter(lambda value, _: f"{value:,.0f}")
+    if scale == "log":
+        ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="y", which="minor", labelsize=8)
+    else:
+        ax.set_ylim(0, 1.05 * max(plotted, default=1))
     ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain)
-    ax.tick_params(axis="y", which="minor", labelsize=8)
     ax.legend()
     out["gram_ops.png"] = _png(fig)
 

@@ -66,6 +66,75 @@ def needed_note(needed: int, needed_ada: int | None, *, where: str = "on this in
     )
 
 
+def layer_legend(slices: int, *, code: str = "") -> str:
+    """What the columns of :func:`layer_table` mean, for the line under the table.
+
+    Parameters
+    ----------
+    slices : int
+        Slices (sequences, heads) of the run: with more than one, ``T`` and
+        ``r`` are sums over them, not one sequence's length.
+    code : str
+        Put around column names (``"`"`` in Markdown).
+
+    Returns
+    -------
+    str
+    """
+    c = code
+    counts = (
+        f"{c}T{c}, {c}r{c}, {c}removed{c}, {c}added{c}: sums over the {slices} slices (valid tokens only), "
+        f"so {c}T{c} is not one sequence's length"
+        if slices > 1
+        else f"{c}T{c}: tokens, {c}r{c}: representatives"
+    )
+    means = "means over slices" if slices > 1 else "of the one slice"
+    return (
+        f"{counts}; {c}J(prev){c}: Jaccard with the layer before; {c}agree{c}: Jaccard of the cascade's set with "
+        f"per-layer ADA's set of the same layer (1.000: the same set), both {means}; {c}paper …{c}, "
+        f"{c}needed …{c}: ops, inner products of length d, on the paper ledger (ADA: T² per slice) and the "
+        "needed ledger (what an exact algorithm computes), SPEC §6."
+    )
+
+
+#: Below this much selection time per layer and slice, fixed per-call costs outweigh the Gram work saved.
+OVERHEAD_MS = 10.0
+
+
+def wall_note(totals: dict) -> str | None:
+    """Why the wall-clock savings are negative (or mean little): a small input is overhead-bound; else None.
+
+    Parameters
+    ----------
+    totals : dict
+        A run's totals (``seconds``, ``layers``, ``slices``, wall-clock savings).
+
+    Returns
+    -------
+    str or None
+        One sentence when a wall-clock saving is negative or the cascade took
+        less than :data:`OVERHEAD_MS` per layer and slice.
+    """
+    shares = [totals.get("wall_savings_full_gram"), totals.get("wall_savings_chosen_rows")]
+    shares = [v for v in shares if v is not None]
+    if not shares or not totals.get("seconds"):
+        return None
+    per_step = 1000 * totals["seconds"] / max(1, totals["layers"] * totals["slices"])
+    if min(shares) >= 0 and per_step >= OVERHEAD_MS:
+        return None
+    if min(shares) < 0:
+        return (
+            f"Wall-clock savings are negative here: the cascade took {per_step:.2f} ms per layer and slice, and on "
+            "an input this small fixed costs per call (Python, dispatch, allocation) outweigh the inner products "
+            "it saves. The Gram savings count work, the same on any machine; wall-clock savings follow them on "
+            "large inputs."
+        )
+    return (
+        f"Wall-clock savings mean little here: the cascade took {per_step:.2f} ms per layer and slice; below "
+        f"about {OVERHEAD_MS:g} ms fixed costs per call (Python, dispatch, allocation) dominate the time."
+    )
+
+
 def text(table: Table) -> str:
     """Columns padded with two spaces between them; words left, figures right."""
     widths = [max(len(cells[i]) for cells in [table.head, *table.rows]) for i in range(len(table.head))]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import CascadeInputError
-from .._gram import compute_dtype
+from .._gram import compute_dtype, scale_by_power_of_two
 from .._xp import array_namespace, device
 from .base import BUDGET, LayerInput, Pick, Selector, top_r
 
@@ -31,8 +31,9 @@ class NormTopk(Selector):
 
     def select(self, layer: LayerInput, state: Any) -> Pick:
         xp = array_namespace(layer.x)
-        x = xp.astype(layer.x, compute_dtype(xp, layer.x.dtype))
-        return Pick(top_r(xp.vecdot(x, x, axis=-1), layer.r), cost=layer.n_tokens)
+        x = xp.astype(layer.x, compute_dtype(xp, layer.x.dtype), copy=True)
+        x = scale_by_power_of_two(x, xp.max(xp.abs(x)))  # one exact factor for the layer: the order of the
+        return Pick(top_r(xp.vecdot(x, x, axis=-1), layer.r), cost=layer.n_tokens)  # norms kept, no overflow
 
 
 @dataclass
