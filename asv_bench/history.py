@@ -3,8 +3,9 @@
 Run from the repository root (the commands change into ``asv_bench/`` for asv)::
 
     python asv_bench/history.py add --machine cpu-2core           # new main commits, in their own envs
-    python asv_bench/history.py add --machine h200 --python-same  # main's HEAD, in this environment (GPU box)
+    python asv_bench/history.py add --machine h200 --python-same --backends cupy  # main's HEAD, installed (GPU)
     python asv_bench/history.py report                            # docs/benchmarks/regressions.md, from the results
+    python asv_bench/history.py compare --machine cpu-2core       # the last change: asv compare
     python asv_bench/history.py publish --html-dir docs/_build/html/asv
     python asv_bench/history.py check                             # the kept results load (CI)
 
@@ -43,10 +44,11 @@ FIRST_COMMIT = "77aee91"
 #: A commit is benchmarked when it changed one of these (first-parent diff).
 PATHS = ("cascade_core", "backends", "asv_bench")
 #: The headline benchmarks (asv ``--bench`` regexes): ADA and cascade layer, both ledgers' savings, peak memory.
+#: asv matches a parametrised benchmark as ``name(param, ...)``.
 HEADLINE = (
-    r"^bench_selection\.Layer\.time_(ada|cascade)_layer$",
-    r"^bench_run\.Quality\.track_gram_savings$",
-    r"^bench_run\.NeededLedger\.track_needed_savings$",
+    r"^bench_selection\.Layer\.time_(ada|cascade)_layer\(",
+    r"^bench_run\.Quality\.track_gram_savings\(",
+    r"^bench_run\.NeededLedger\.track_needed_savings\(",
     r"^bench_run\.PeakMemory\.peakmem_",
 )
 #: Timing settings of the history run: one sample per case, so 17 commits fit in about an hour on 2 cores.
@@ -88,8 +90,22 @@ def history_commits(branch: str = "main") -> list[str]:
 
 
 def machines(results: Path) -> list[str]:
-    """Machines with a machine file in `results`, sorted."""
-    return sorted(p.parent.name for p in results.glob("*/machine.json"))
+    """Machines with a machine file in `results`, sorted; in this repository, only those git keeps.
+
+    ``.gitignore`` names the kept machines, so a quick run on another machine
+    (the tutorial's) leaves the history and its page alone.
+    """
+    found = sorted(p.parent.name for p in results.glob("*/machine.json"))
+    if not results.resolve().is_relative_to(ROOT):
+        return found
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--stdin"],
+        cwd=ROOT,
+        input="\n".join(str(results / m / "machine.json") for m in found),
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return [m for m in found if str(results / m / "machine.json") not in ignored]
 
 
 def _cases(names: list[list[str]]) -> list[str]:
@@ -219,11 +235,16 @@ def _subjects(commits: list[str]) -> dict[str, str]:
     return {c: git("log", "-1", "--format=%s", c)[:60] for c in commits}
 
 
-def report(results: Path = RESULTS, page: Path = PAGE) -> str:
-    """Rewrite the regressions page from the kept results; return its text."""
+def render_page_from(results: Path = RESULTS) -> str:
+    """The regressions page of the kept results, over main's history."""
     order = history_commits()
     per_machine = {m: load_machine(results, m) for m in machines(results)}
-    text = render_page(per_machine, order, _subjects(order))
+    return render_page(per_machine, order, _subjects(order))
+
+
+def report(results: Path = RESULTS, page: Path = PAGE) -> str:
+    """Rewrite the regressions page from the kept results; return its text."""
+    text = render_page_from(results)
     page.write_text(text + "\n")
     return text
 
@@ -238,14 +259,32 @@ def compare_last(machine: str, results: Path = RESULTS) -> None:
     asv("compare", "--machine", machine, "--factor", str(FACTOR), "--split", recorded[-2], recorded[-1])
 
 
-def add(machine: str, python_same: bool, commits: list[str] | None = None) -> None:
-    """Record the headline benchmarks for the commits of `machine` without results, then compare and report."""
-    bench = [arg for regex in HEADLINE for arg in ("--bench", regex)]
-    attrs = [arg for a in QUICK_ATTRIBUTES for arg in ("-a", a)]
-    from asv.machine import Machine
+def save_machine(machine: str, results: Path = RESULTS) -> None:
+    """Describe this machine (os, arch, cpu, num_cpu, ram) under the name `machine`, for asv and in `results`.
 
-    facts = Machine.get_defaults()  # os, arch, cpu, num_cpu, ram of this machine, under the given name
-    asv("machine", "--machine", machine, "--yes", *(f"--{k}={v}" for k, v in facts.items() if k != "machine"))
+    ``asv machine --machine NAME --yes`` stores only the name when the other
+    facts equal asv's defaults, so the entry is written through asv's API.
+    """
+    from asv.machine import Machine, MachineCollection
+
+    facts = {**Machine.get_defaults(), "machine": machine}
+    MachineCollection.save(machine, facts)
+    Machine.load(machine_name=machine).save(str(results))
+
+
+def headline(backends: list[str] | None = None) -> list[str]:
+    """``--bench`` arguments of the headline benchmarks; the layer cases only on `backends` when given."""
+    regexes = list(HEADLINE)
+    if backends:
+        regexes[0] += "(" + "|".join(f"'{b}'" for b in backends) + "),"
+    return [arg for regex in regexes for arg in ("--bench", regex)]
+
+
+def add(machine: str, python_same: bool, commits: list[str] | None = None, backends: list[str] | None = None) -> None:
+    """Record the headline benchmarks for the commits of `machine` without results, then compare and report."""
+    bench = headline(backends)
+    attrs = [arg for a in QUICK_ATTRIBUTES for arg in ("-a", a)]
+    save_machine(machine)
     if python_same:
         head = git("rev-parse", "main")
         print(f"{machine}: main's HEAD {head[:8]}, installed package")
@@ -265,6 +304,7 @@ def add(machine: str, python_same: bool, commits: list[str] | None = None) -> No
                     *bench, *attrs)  # fmt: skip
             finally:
                 os.unlink(f.name)
+    save_machine(machine)  # asv run rewrites the results' machine file with the name alone
     compare_last(machine)
     print(report())
 
@@ -283,27 +323,56 @@ def check(results: Path = RESULTS) -> None:
         for path in files:
             Results.load(str(path), machine_name=machine)
         print(f"{machine}: {len(files)} result files load, {len(load_machine(results, machine))} commits")
+    if results == RESULTS and PAGE.read_text() != render_page_from(results) + "\n":
+        raise SystemExit(f"{PAGE.relative_to(ROOT)} is stale: run python asv_bench/history.py report")
+
+
+#: Benchmarks whose graphs every machine must have after ``publish``.
+HEADLINE_NAMES = (
+    "bench_selection.Layer.time_ada_layer",
+    "bench_selection.Layer.time_cascade_layer",
+    "bench_run.Quality.track_gram_savings",
+    "bench_run.NeededLedger.track_needed_savings",
+    "bench_run.PeakMemory.peakmem_ada_run",
+)
+
+
+def publish(html_dir: Path, results: Path = RESULTS) -> None:
+    """``asv publish`` into `html_dir`, then check every machine has a graph of each headline benchmark it recorded."""
+    html_dir = html_dir.resolve()
+    asv("publish", "--html-dir", str(html_dir))
+    for machine in machines(results):
+        recorded = {name for values in load_machine(results, machine).values() for (name, _), v in values.items() if v}
+        for name in recorded.intersection(HEADLINE_NAMES):
+            if not any(html_dir.glob(f"graphs/**/machine-{machine}/**/{name}.json")):
+                raise SystemExit(f"asv publish: no graph of {name} for {machine} under {html_dir}")
+    print(f"asv graphs of {', '.join(machines(results))}: {html_dir / 'index.html'}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: ``add``, ``report``, ``publish``, ``check``."""
+    """Command line: ``add``, ``report``, ``compare``, ``publish``, ``check``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_add = sub.add_parser("add", help="record new commits' results for a machine, compare, report")
     p_add.add_argument("--machine", required=True)
     p_add.add_argument("--python-same", action="store_true", help="record main's HEAD in this environment (GPU)")
     p_add.add_argument("--commits", nargs="*", help="full hashes instead of every history commit")
+    p_add.add_argument("--backends", nargs="*", help="layer cases on these backends only (e.g. cupy on a GPU box)")
     sub.add_parser("report", help="rewrite docs/benchmarks/regressions.md")
+    p_cmp = sub.add_parser("compare", help="asv compare of a machine's newest recorded commit against the previous")
+    p_cmp.add_argument("--machine", required=True)
     p_pub = sub.add_parser("publish", help="asv publish (graphs) into a folder of the docs site")
     p_pub.add_argument("--html-dir", type=Path, default=ROOT / "docs" / "_build" / "html" / "asv")
     sub.add_parser("check", help="the kept results load")
     args = parser.parse_args(argv)
     if args.command == "add":
-        add(args.machine, args.python_same, args.commits)
+        add(args.machine, args.python_same, args.commits, args.backends)
     elif args.command == "report":
         print(report())
+    elif args.command == "compare":
+        compare_last(args.machine)
     elif args.command == "publish":
-        asv("publish", "--html-dir", str(args.html_dir.resolve()))
+        publish(args.html_dir)
     else:
         check()
 
