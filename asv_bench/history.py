@@ -173,7 +173,7 @@ def _fmt(value: float, benchmark: str) -> str:
     """A value in the benchmark's unit: seconds, bytes or a tracked number."""
     kind = benchmark.rsplit(".", 1)[-1].split("_", 1)[0]
     if kind == "time":
-        return f"{value * 1e3:.3g} ms"
+        return f"{value * 1e3:.3g} ms" if value < 1 else f"{value:.3g} s"
     if kind == "peakmem":
         return f"{value / 2**20:.4g} MiB"
     return f"{value:.4g}"
