@@ -280,6 +280,28 @@ def headline(backends: list[str] | None = None) -> list[str]:
     return [arg for regex in regexes for arg in ("--bench", regex)]
 
 
+def fill_machine_facts(machine: str, results: Path = RESULTS) -> int:
+    """Add the machine file's facts (arch, cpu, os ...) to result files whose ``params`` lack them; return how many.
+
+    asv copies the facts into every result file and groups a machine's graphs
+    by them, so results recorded before the facts were saved would otherwise
+    form a series of their own. Facts already present are never changed.
+    """
+    facts = json.loads((results / machine / "machine.json").read_text())
+    facts.pop("version", None)
+    changed = 0
+    for path in sorted((results / machine).glob("*.json")):
+        if path.name == "machine.json":
+            continue
+        data = json.loads(path.read_text())
+        missing = {k: v for k, v in facts.items() if k not in data["params"]}
+        if missing:
+            data["params"] = {**missing, **data["params"]}
+            path.write_text(json.dumps(data))
+            changed += 1
+    return changed
+
+
 def add(machine: str, python_same: bool, commits: list[str] | None = None, backends: list[str] | None = None) -> None:
     """Record the headline benchmarks for the commits of `machine` without results, then compare and report."""
     bench = headline(backends)
@@ -305,6 +327,7 @@ def add(machine: str, python_same: bool, commits: list[str] | None = None, backe
             finally:
                 os.unlink(f.name)
     save_machine(machine)  # asv run rewrites the results' machine file with the name alone
+    fill_machine_facts(machine)
     compare_last(machine)
     print(report())
 

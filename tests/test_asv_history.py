@@ -24,7 +24,8 @@ def history():
 
 
 def _write(folder: Path, commit: str, env: str, results: dict) -> None:
-    data = {"commit_hash": commit, "env_name": env, "result_columns": COLUMNS, "results": results, "version": 2}
+    data = {"commit_hash": commit, "env_name": env, "params": {"machine": folder.name}, "result_columns": COLUMNS}
+    data |= {"results": results, "version": 2}
     (folder / f"{commit[:8]}-{env}.json").write_text(json.dumps(data))
 
 
@@ -80,3 +81,19 @@ def test_render_page_lists_commits_headline_and_moves(history, results):
     assert f"| `{ADA}` | 'numpy', 2048 | bbbbbbbb slower \\| numpy | aaaaaaaa | 10 ms | 13 ms | 1.30 |" in text
     assert f"| `{PEAK}` |  | bbbbbbbb slower \\| numpy | aaaaaaaa | 1 MiB | 0.5 MiB | 0.50 |" in text
     assert text.count("\n| `") == 3
+
+
+def test_fill_machine_facts_adds_missing_facts_only(history, results):
+    (results / "m1" / "machine.json").write_text(json.dumps({"machine": "m1", "arch": "x86_64", "version": 1}))
+    path = results / "m1" / ("a" * 8 + "-env.json")
+    data = json.loads(path.read_text())
+    data["params"] = {"machine": "m1", "python": "3.11"}
+    path.write_text(json.dumps(data))
+    other = results / "m1" / ("b" * 8 + "-env.json")
+    data = json.loads(other.read_text())
+    data["params"] = {"machine": "m1", "arch": "arm64"}
+    other.write_text(json.dumps(data))
+    assert history.fill_machine_facts("m1", results) == 2  # a and c lack the arch; b's own is kept
+    assert json.loads(path.read_text())["params"] == {"machine": "m1", "arch": "x86_64", "python": "3.11"}
+    assert json.loads(other.read_text())["params"] == {"machine": "m1", "arch": "arm64"}
+    assert history.fill_machine_facts("m1", results) == 0
