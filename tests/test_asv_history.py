@@ -75,12 +75,15 @@ def test_find_moves_either_way_skipping_na(history, results):
 def test_render_page_lists_commits_headline_and_moves(history, results):
     values = history.load_machine(results, "m1")
     order = ["a" * 40, "b" * 40, "c" * 40, "d" * 40]
-    text = history.render_page({"m1": values}, order, {"b" * 40: "slower | numpy"}, headline=(ADA, "'numpy', 2048"))
+    cases = ((ADA, "'numpy', 2048"), (ADA, "'cupy', 2048"), (TRACK, ""))
+    text = history.render_page({"m1": values}, order, {"b" * 40: "slower | numpy"}, headlines=cases)
     assert "3 commits with results: aaaaaaaa, bbbbbbbb, cccccccc." in text
-    assert f"`{ADA}` ('numpy', 2048): 10 ms at aaaaaaaa, 13.1 ms at cccccccc (1.31x)." in text
+    assert f"| `{ADA}` | 'numpy', 2048 | 10 ms at aaaaaaaa | 13.1 ms at cccccccc | 1.31 |" in text
+    assert f"| `{TRACK}` |  | 40 at aaaaaaaa | 44 at bbbbbbbb | 1.10 |" in text
+    assert "'cupy'" not in text  # never recorded: left out
     assert f"| `{ADA}` | 'numpy', 2048 | bbbbbbbb slower \\| numpy | aaaaaaaa | 10 ms | 13 ms | 1.30 |" in text
     assert f"| `{PEAK}` |  | bbbbbbbb slower \\| numpy | aaaaaaaa | 1 MiB | 0.5 MiB | 0.50 |" in text
-    assert text.count("\n| `") == 3
+    assert text.count("\n| `") == 2 + 3
 
 
 def test_fill_machine_facts_adds_missing_facts_only(history, results):
