@@ -22,7 +22,7 @@ extensions = [
     "cascade_docs",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "benchmarks/*.json", "benchmarks/figures.md", "README*"]
+exclude_patterns = ["_build", "benchmarks/*.json", "benchmarks/figures.md", "benchmarks/regressions.md", "README*"]
 myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 3
 
