@@ -1,6 +1,6 @@
 """Adversarial data for screened similarities: pairs built to sit just above or below tau.
 
-Each pair's cosine is ``tau +- eps`` with ``1e-5 < eps <= 1e-4``: outside
+Each pair's cosine is ``tau +- eps`` with ``1.2e-5 <= eps <= 1e-4``: outside
 SPEC §9's margin (so every exact backend decides it the same way) but far
 inside the error of a float16 product (about 1e-3), so a screen without the
 float32 recheck decides some of them wrongly.
@@ -28,7 +28,7 @@ def near_tau_layer(n_tokens: int, n_features: int, tau: float, seed: int = 0, pa
             z = rng.standard_normal(n_features)
             z -= (z @ x) * x
             z /= np.linalg.norm(z)
-            eps = rng.uniform(2e-5, 1e-4) * rng.choice([-1.0, 1.0])
+            eps = rng.uniform(1.2e-5, 1e-4) * rng.choice([-1.0, 1.0])
             c = (tau + eps) * rng.choice([-1.0, 1.0])
             rows.append(c * x + np.sqrt(1 - c * c) * z)
     return (np.asarray(rows) * rng.uniform(0.5, 3.0, size=(n_tokens, 1))).astype(np.float32)

@@ -87,10 +87,10 @@ def _screened_ada(x, tau):
     return kept, rechecked
 
 
-@pytest.mark.parametrize("d", [64, 384])
+@pytest.mark.parametrize("d", [64, 128])
 def test_screened_scan_equals_float32_on_near_tau_pairs(d):
     """On pairs within 1e-4 of tau, the screen plus recheck is the float32 scan; float16 alone is not."""
-    x = near_tau_layer(300, d, TAU, seed=d)
+    x = near_tau_layer(600, d, TAU, seed=d)
     assert not naive.near_threshold(x, TAU), "a pair within SPEC §9's margin"
     expected = naive.ada(x, TAU, dtype=np.float32)
     assert expected == naive.ada(x, TAU)  # float64 agrees: no decision rests on float32 rounding
