@@ -425,6 +425,7 @@ def gpu_figures(
     }
     xh = xh_t = None  # release the layer before the larger ones
     figures.update(_cascade_ratios(layers, tau, "cupy", repeat=2))
+    print("gpu: 28-layer stack measured", file=sys.stderr)
     rows = {}
     for count in chosen_tokens:
         sweep = blocks if count == chosen_tokens[0] else ()
@@ -517,6 +518,7 @@ def screening_figures(
             "tflops_product_float16": flops / times["product_float16"] / 1e12,
             "recheck_fraction": f16.rechecked / max(f16.screened, 1),
         }
+        print(f"screening: ADA at T = {n} measured", file=sys.stderr)
         xh = xh_t = low = fns = None
         cupy.get_default_memory_pool().free_all_blocks()
 
@@ -545,6 +547,7 @@ def screening_figures(
     small, large = by_d[min(by_d)], by_d[max(by_d)]
     out["cascade_time_ratio_large_over_small_d"] = large / small
 
+    print("screening: cascade layers measured", file=sys.stderr)
     b, h, n, d = heads
     x = cupy.asarray(synthetic.stacked(1, b * h * n, d, rep_ratio=0.45, seed=4)[0].reshape(b, h, n, d))
     main = _main_cupy()
@@ -568,6 +571,7 @@ def screening_figures(
         "speedup_over_one_by_one_main": times["one_by_one_main"] / times["batched_screened"],
     }
     x = None
+    print("screening: per-head layer measured", file=sys.stderr)
 
     out["recheck"] = {}
     with np.load(_sample_path()) as data:

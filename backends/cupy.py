@@ -51,6 +51,10 @@ _SLICE_ENTRIES = 1 << 28
 
 _module = None
 
+#: cudaDataType values (CuPy's hipBLAS shim maps them for ROCm).
+_CUDA_R_32F = 0
+_CUDA_R_16F = 2
+
 
 def kernel_source() -> str:
     """The device kernels' source (``select.cuh``), as NVRTC, hipRTC and hipcc compile it."""
@@ -62,6 +66,7 @@ def _function(name: str):
     if _module is None:
         expressions = [f"{k}<{t}>" for k in ("diag_scan", "exclude") for t in ("float", "double")]
         expressions += ["append<unsigned short>", "append<float>"]
+        expressions += ["screen_cross", "screen_diag", "screen_cover", "scan_slices"]
         _module = cupy.RawModule(code=kernel_source(), options=("-std=c++11",), name_expressions=expressions)
     return _module.get_function(name)
 
@@ -80,9 +85,8 @@ def _gram(a, b, out=None):
     c = cupy.empty(shape, dtype=cupy.float32) if out is None else out
     if m == 0 or n == 0:
         return c
-    runtime = cupy.cuda.runtime
-    dtype = runtime.CUDA_R_16F if a.dtype == cupy.float16 else runtime.CUDA_R_32F
-    compute = runtime.CUDA_R_32F if runtime.is_hip else cublas.CUBLAS_COMPUTE_32F
+    dtype = _CUDA_R_16F if a.dtype == cupy.float16 else _CUDA_R_32F
+    compute = _CUDA_R_32F if cupy.cuda.runtime.is_hip else getattr(cublas, "CUBLAS_COMPUTE_32F", 68)
     one = np.ones(1, dtype=np.float32)
     zero = np.zeros(1, dtype=np.float32)
     handle = cupy.cuda.device.get_cublas_handle()
@@ -94,7 +98,7 @@ def _gram(a, b, out=None):
             b.data.ptr, dtype, d, n * d,
             a.data.ptr, dtype, d, m * d,
             zero.ctypes.data,
-            c.data.ptr, runtime.CUDA_R_32F, n, m * n,
+            c.data.ptr, _CUDA_R_32F, n, m * n,
             a.shape[0], compute, cublas.CUBLAS_GEMM_DEFAULT,
         )  # fmt: skip
     else:
@@ -103,7 +107,7 @@ def _gram(a, b, out=None):
             b.data.ptr, dtype, d,
             a.data.ptr, dtype, d,
             zero.ctypes.data,
-            c.data.ptr, runtime.CUDA_R_32F, n,
+            c.data.ptr, _CUDA_R_32F, n,
             compute, cublas.CUBLAS_GEMM_DEFAULT,
         )  # fmt: skip
     return c
