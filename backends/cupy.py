@@ -10,8 +10,9 @@ default.
 The chosen-rows scan (SPEC §3.1, ADA and the cascade's removal and addition)
 is device resident: per tile of ``block`` tokens one cross-Gram against the
 kept rows (``gemmEx``), ``screen_cross`` (threshold, recheck, exclusion),
-the tile's own Gram block, ``screen_diag`` (the in-order scan in shared
-memory; it records the kept tokens and their count on the device) and
+the tile's own Gram block, ``screen_bits`` (its thresholded bit rows, a
+thread a word), ``screen_diag`` (the in-order scan in shared memory, one
+block; it records the kept tokens and their count on the device) and
 ``append`` (the kept rows' low-precision copies). The one host read a tile is
 the kept count, which sizes the next product. Validation (SPEC §5 step 2) is
 one product and ``screen_cover``. Many small slices of one layer
@@ -66,7 +67,7 @@ def _function(name: str):
     if _module is None:
         expressions = [f"{k}<{t}>" for k in ("diag_scan", "exclude") for t in ("float", "double")]
         expressions += ["append<unsigned short>", "append<float>"]
-        expressions += ["screen_cross", "screen_diag", "screen_cover", "scan_slices"]
+        expressions += ["screen_cross", "screen_bits", "screen_diag", "screen_cover", "scan_slices"]
         _module = cupy.RawModule(code=kernel_source(), options=("-std=c++11",), name_expressions=expressions)
     return _module.get_function(name)
 
@@ -213,10 +214,11 @@ class CupyBackend(BaseBackend):
         kept_rows = cupy.empty_like(low)
         kept = cupy.empty(n, dtype=cupy.int32)
         count = cupy.zeros(1, dtype=cupy.int32)
-        chosen = cupy.empty(n, dtype=cupy.uint8)
         linked = cupy.empty(block, dtype=cupy.uint8)
         slot = cupy.empty(block, dtype=cupy.int32)
-        cross_kernel, diag_kernel = _function("screen_cross"), _function("screen_diag")
+        bits = cupy.empty(block * ((block + 31) // 32), dtype=cupy.uint32)
+        cross_kernel, bits_kernel = _function("screen_cross"), _function("screen_bits")
+        diag_kernel = _function("screen_diag")
         append = _function("append<unsigned short>" if low.dtype == cupy.float16 else "append<float>")
         r = 0
         for start in range(0, n, block):
@@ -230,10 +232,13 @@ class CupyBackend(BaseBackend):
                      counter),
                 )  # fmt: skip
             words = (m + 31) // 32
+            bits_kernel(
+                ((m * words + _THREADS - 1) // _THREADS,), (_THREADS,),
+                (_gram(tile, tile), np.int32(m), lo, hi, t, xh, np.int64(start), np.int32(d), bits, counter),
+            )  # fmt: skip
             diag_kernel(
                 (1,), (_THREADS,),
-                (_gram(tile, tile), np.int32(m), lo, hi, t, xh, np.int64(start), np.int32(d), np.int32(r > 0), linked,
-                 chosen, slot, kept, count, counter),
+                (bits, np.int32(m), np.int64(start), np.int32(r > 0), linked, slot, kept, count),
                 shared_mem=4 * (m * words + words),
             )  # fmt: skip
             append((m,), (_THREADS,), (low, np.int64(start), np.int32(m), np.int32(d), slot, kept_rows))

@@ -51,32 +51,40 @@ __global__ void screen_cross(const float* cross, const int m, const int r, const
     if (threadIdx.x == 0) linked[i] = found ? 1 : 0;
 }
 
-// (b) of SPEC §3.1: the m x m block of a tile, scanned in order, in one thread block. Shared memory:
-// m * words bit rows (bit j of row k: k and j > k linked), then `words` words of blocked bits
-// (rows linked to a kept row, `linked`, when has_linked). A chosen row's token goes to kept[count],
-// its slot in the kept rows to slot[k] (-1 for the others); count is updated on the device.
-__global__ void screen_diag(const float* gram, const int m, const float lo, const float hi, const float tau,
-                            const float* x, const long long start, const int d, const int has_linked,
-                            const unsigned char* linked, unsigned char* chosen, int* slot, int* kept, int* count,
+// The bit rows of a tile's m x m block: bit j of row k set iff j > k and k, j are linked. One thread
+// a 32-bit word, over many blocks (the classification and rechecks are the parallel part of (b)).
+__global__ void screen_bits(const float* gram, const int m, const float lo, const float hi, const float tau,
+                            const float* x, const long long start, const int d, unsigned int* bits,
                             unsigned long long* rechecked) {
+    const int words = (m + 31) / 32;
+    const long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= (long long)m * words) return;
+    const int k = (int)(idx / words);
+    const int w = (int)(idx - (long long)k * words);
+    const float* row = gram + (long long)k * m;
+    const float* xk = x + (start + k) * (long long)d;
+    unsigned int checks = 0u;
+    unsigned int word = 0u;
+    for (int b = 0; b < 32; ++b) {
+        const int j = w * 32 + b;
+        if (j > k && j < m && linked_pair(row[j], lo, hi, tau, xk, x + (start + j) * (long long)d, d, &checks))
+            word |= (1u << b);
+    }
+    bits[idx] = word;
+    if (checks) atomicAdd(rechecked, (unsigned long long)checks);
+}
+
+// (b) of SPEC §3.1: the tile's rows scanned in order, in one thread block, from the bit rows of
+// screen_bits. Shared memory: m * words bit rows, then `words` words of blocked bits (rows linked to
+// a kept row, `linked`, when has_linked). A chosen row's token goes to kept[count], its slot in the
+// kept rows to slot[k] (-1 for the others); count is updated on the device.
+__global__ void screen_diag(const unsigned int* bits_in, const int m, const long long start, const int has_linked,
+                            const unsigned char* linked, int* slot, int* kept, int* count) {
     extern __shared__ unsigned int shared[];
     const int words = (m + 31) / 32;
     unsigned int* bits = shared;
     unsigned int* blocked = shared + m * words;
-    unsigned int checks = 0u;
-    for (int idx = threadIdx.x; idx < m * words; idx += blockDim.x) {
-        const int k = idx / words;
-        const int w = idx - k * words;
-        const float* row = gram + (long long)k * m;
-        const float* xk = x + (start + k) * (long long)d;
-        unsigned int word = 0u;
-        for (int b = 0; b < 32; ++b) {
-            const int j = w * 32 + b;
-            if (j > k && j < m && linked_pair(row[j], lo, hi, tau, xk, x + (start + j) * (long long)d, d, &checks))
-                word |= (1u << b);
-        }
-        bits[idx] = word;
-    }
+    for (int idx = threadIdx.x; idx < m * words; idx += blockDim.x) bits[idx] = bits_in[idx];
     for (int w = threadIdx.x; w < words; w += blockDim.x) {
         unsigned int word = 0u;
         for (int b = 0; b < 32; ++b) {
@@ -85,7 +93,6 @@ __global__ void screen_diag(const float* gram, const int m, const float lo, cons
         }
         blocked[w] = word;
     }
-    if (checks) atomicAdd(rechecked, (unsigned long long)checks);
     __syncthreads();
     int base = *count;
     for (int k = 0; k < m; ++k) {
@@ -94,7 +101,6 @@ __global__ void screen_diag(const float* gram, const int m, const float lo, cons
         // uniform, and a row that is not chosen costs no barrier.
         const bool free_row = ((blocked[k >> 5] >> (k & 31)) & 1u) == 0u;
         if (threadIdx.x == 0) {
-            chosen[start + k] = free_row ? 1 : 0;
             slot[k] = free_row ? base : -1;
             if (free_row) kept[base] = (int)(start + k);
         }

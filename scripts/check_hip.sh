@@ -13,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
   cat backends/select.cuh
   # Every kernel and template instance cupy.py asks the RawModule for (its name_expressions).
   echo 'const void* const every_kernel[] = {'
-  echo '  (const void*)&screen_cross, (const void*)&screen_diag, (const void*)&screen_cover,'
+  echo '  (const void*)&screen_cross, (const void*)&screen_bits, (const void*)&screen_diag, (const void*)&screen_cover,'
   echo '  (const void*)&scan_slices, (const void*)&append<unsigned short>, (const void*)&append<float>,'
   echo '  (const void*)&diag_scan<float>, (const void*)&diag_scan<double>,'
   echo '  (const void*)&exclude<float>, (const void*)&exclude<double>};'
