@@ -62,10 +62,15 @@ def ada_slices(x: Array, tau: float, *, center: bool = False, backend: str = "au
     for extent in slice_shape:
         count *= extent
     flat = xp.reshape(native, (count * n, d))
-    if center:
-        xh = xp.concat([normalize(flat[s * n : (s + 1) * n, :], center=True) for s in range(count)])
-    else:
-        xh = normalize(flat)  # row by row: the same as slice by slice
+    try:
+        if center:
+            xh = xp.concat([normalize(flat[s * n : (s + 1) * n, :], center=True) for s in range(count)])
+        else:
+            xh = normalize(flat)  # row by row: the same as slice by slice
+    except CascadeInputError as err:
+        if err.token is None:
+            raise
+        raise CascadeInputError(err.reason, slice=_unravel(err.token // n, slice_shape), token=err.token % n) from None
     kept = engine.greedy_slices(xp.reshape(xh, (count, n, d)), tau)  # (S, n) booleans
     positions = xp.arange(n, dtype=xp.int64, device=device(xh))
     sizes = xp.sum(xp.astype(kept, xp.int64), axis=1)
@@ -86,3 +91,12 @@ def _host_ints(a: Array) -> list:
     if hasattr(a, "tolist"):
         return a.tolist()
     return [[int(v) for v in row] for row in a]
+
+
+def _unravel(index: int, shape) -> tuple[int, ...]:
+    """The slice position (C order) of flat slice `index`."""
+    where = []
+    for extent in reversed(shape):
+        index, rest = divmod(index, extent)
+        where.append(rest)
+    return tuple(reversed(where))
