@@ -62,6 +62,7 @@ def delta(n_features: int, precision: str) -> float:
 
     Examples
     --------
+    >>> from cascade_core.backends.screening import delta
     >>> round(delta(128, "float16"), 7), round(delta(4096, "float16"), 7)
     (0.0009928, 0.0014697)
     """
@@ -87,6 +88,7 @@ def split(similarity: float, tau: float, bound: float) -> str:
 
     Examples
     --------
+    >>> from cascade_core.backends.screening import split
     >>> split(0.52, 0.5, 0.01), split(-0.48, 0.5, 0.01), split(0.495, 0.5, 0.01)
     ('linked', 'not linked', 'recheck')
     """
