@@ -191,7 +191,13 @@ class CupyBackend(BaseBackend):
     def _bounds(self, n_features: int, tau: float):
         """``(lo, hi, tau)`` as float32: the screening band of SPEC §9 (lo == hi == tau in float32)."""
         bound = delta(n_features, self.precision)
-        return np.float32(tau - bound), np.float32(tau + bound), np.float32(tau)
+        t = np.float32(tau)
+        if bound == 0.0:
+            return t, t, t
+        # Widen the band by a float32 step each way, so rounding the edges never narrows it below delta.
+        lo = np.nextafter(np.float32(tau - bound), np.float32(0))
+        hi = np.nextafter(np.float32(tau + bound), np.float32(np.inf))
+        return lo, hi, t
 
     def _low(self, xh):
         return xh.astype(cupy.float16) if self.precision == "float16" else xh
