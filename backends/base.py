@@ -85,11 +85,16 @@ class Backend(Protocol):
         rows compared at once (None: about 4 Mi similarities a tile).
         """
 
-    def greedy_slices(self, xh: Array, tau: float) -> Array:
+    def greedy_slices(self, xh: Array, tau: float, block: int | None = None) -> Array:
         """The greedy scan of SPEC §3 in every slice of `xh` ``(S, n, d)``; ``(S, n)`` booleans, True: kept.
 
         A backend may scan all slices in batched launches; the result is
-        that of :meth:`greedy` on each slice.
+        that of :meth:`greedy` on each slice. `block` is the tile of
+        :meth:`greedy` for a backend that scans slice by slice (None: its
+        :attr:`block`); a batched scan may ignore it. The runner
+        (:func:`cascade_core.run`) selects the ADA layers of a batched or
+        per-head input through this hook, a group of slices of equal valid
+        length at a time.
         """
 
     def group_sizes(self, assignment: Array, reps: Array) -> Array:
@@ -163,12 +168,12 @@ class BaseBackend:
             parts.append(xp.max(self.similarity(block, kept_t), axis=1) < tau)
         return xp.concat(parts)
 
-    def greedy_slices(self, xh: Array, tau: float) -> Array:
+    def greedy_slices(self, xh: Array, tau: float, block: int | None = None) -> Array:
         xp = array_namespace(xh)
         n = xh.shape[1]
         flags = []
         for s in range(xh.shape[0]):
-            kept = self.greedy(xh[s, ...], tau, self.block)
+            kept = self.greedy(xh[s, ...], tau, block or self.block)
             flags.append(xp.any(xp.arange(n, dtype=xp.int64, device=device(xh))[:, None] == kept[None, :], axis=1))
         return xp.stack(flags)
 

@@ -272,10 +272,13 @@ class CupyBackend(BaseBackend):
         self.screened += n * r
         return covered == 0
 
-    def greedy_slices(self, xh, tau):
-        """The greedy scan of every slice of `xh` ``(S, n, d)`` in batched launches; ``(S, n)`` kept flags."""
+    def greedy_slices(self, xh, tau, block=None):
+        """The greedy scan of every slice of `xh` ``(S, n, d)`` in batched launches; ``(S, n)`` kept flags.
+
+        `block` only matters where slices go one by one (not float32, or more than ``SLICE_TOKENS`` tokens).
+        """
         if xh.dtype != cupy.float32 or xh.shape[1] > SLICE_TOKENS:
-            return super().greedy_slices(xh, tau)
+            return super().greedy_slices(xh, tau, block)
         xh = cupy.ascontiguousarray(xh)
         s_count, n, d = xh.shape
         lo, hi, t = self._bounds(d, tau)

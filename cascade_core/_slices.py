@@ -8,6 +8,8 @@ and the results are split on the host once.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ._accounting import ada_ops
 from ._ada import Selection
 from ._errors import CascadeInputError
@@ -15,7 +17,7 @@ from ._gram import check_extent, check_floating, normalize
 from ._params import backend_for, check_tau
 from ._xp import Array, array_namespace, device
 
-__all__ = ["ada_slices"]
+__all__ = ["ada_slices", "ada_stacked"]
 
 
 def ada_slices(x: Array, tau: float, *, center: bool = False, backend: str = "auto") -> list[Selection]:
@@ -71,12 +73,39 @@ def ada_slices(x: Array, tau: float, *, center: bool = False, backend: str = "au
         if err.token is None:
             raise
         raise CascadeInputError(err.reason, slice=_unravel(err.token // n, slice_shape), token=err.token % n) from None
-    kept = engine.greedy_slices(xp.reshape(xh, (count, n, d)), tau)  # (S, n) booleans
+    selections = ada_stacked(xp.reshape(xh, (count, n, d)), tau, backend=engine)
+    return [replace(sel, reps=engine.export(sel.reps, like=x)) for sel in selections]
+
+
+def ada_stacked(xh: Array, tau: float, *, backend, block: int | None = None) -> list[Selection]:
+    """ADA of every slice of normalised rows `xh` ``(S, n, d)``, through the backend's batched scan.
+
+    Parameters
+    ----------
+    xh : array of shape (S, n, d)
+        ``S`` slices of ``n`` normalised tokens each, in the backend's namespace.
+    tau : float
+        Threshold in ``(0, 1]``.
+    backend : Backend
+        Its :meth:`~cascade_core.backends.Backend.greedy_slices` scans all slices.
+    block : int, optional
+        Tokens per tile of a backend that scans slice by slice (``B`` of
+        SPEC §3.1; None: the backend's block).
+
+    Returns
+    -------
+    list of Selection
+        One per slice, in order; ``reps`` in the backend's namespace, the
+        ledgers of SPEC §6 (``ops = n**2``, needed). Sizes and needed
+        ledgers come to the host in one transfer.
+    """
+    xp = array_namespace(xh)
+    count, n = xh.shape[0], xh.shape[1]
+    kept = backend.greedy_slices(xh, tau, block)  # (S, n) booleans
     positions = xp.arange(n, dtype=xp.int64, device=device(xh))
     sizes = xp.sum(xp.astype(kept, xp.int64), axis=1)
     position_sums = xp.sum(xp.where(kept, positions, xp.zeros_like(positions)), axis=1)
     local = xp.nonzero(xp.reshape(kept, (count * n,)))[0] % n
-    local = engine.export(local, like=x)
     sizes, sums = _host_ints(xp.stack([sizes, position_sums]))  # the one read of the sizes
     out, first = [], 0
     for size, total in zip(sizes, sums, strict=True):
