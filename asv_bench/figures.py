@@ -108,6 +108,41 @@ def _host_list(a) -> list:
     return np.asarray(a.get() if hasattr(a, "get") else a).tolist()
 
 
+def per_head_run(x, tau, backend, repeat, sync) -> dict:
+    """``cc.run`` on one per-head layer ``(B, H, T, d)``: its ADA slices batched (the runner's path) vs one by one.
+
+    ``grouped`` is what users get (:meth:`~cascade_core.backends.Backend.greedy_slices`
+    a group of equal-length slices a call); ``one_by_one`` forces the runner's
+    slice-by-slice path (``_runner._BATCH_SLICES = False``), the runner before
+    issue 14. No reference run: the time is the selection's and the runner's.
+    """
+    from cascade_core import _runner
+
+    stacked = x[None]  # (L = 1, B, H, T, d)
+
+    def runner(batched):
+        def go():
+            saved, _runner._BATCH_SLICES = _runner._BATCH_SLICES, batched
+            try:
+                return run(stacked, tau, backend=backend, reference=False)
+            finally:
+                _runner._BATCH_SLICES = saved
+
+        return go
+
+    fns = {"grouped": runner(True), "one_by_one": runner(False)}
+    results = {name: fn() for name, fn in fns.items()}
+    times = _best_interleaved(fns, repeat, sync)
+    sets = {name: {k: [_host_list(a) for a in v] for k, v in res.sets.items()} for name, res in results.items()}
+    return {
+        "shape": dict(zip("BHTd", (int(v) for v in x.shape), strict=True)),
+        "backend": backend,
+        "same_sets": sets["grouped"] == sets["one_by_one"],
+        "seconds": times,
+        "speedup": times["one_by_one"] / times["grouped"],
+    }
+
+
 def chosen_rows_figures(n_tokens, n_features, ratios, tau, backend, sync, to_device, repeat, blocks=()) -> dict:
     """One ADA layer from the chosen rows against the full Gram, same backend, at each ``r/T`` (SPEC §3.1).
 
@@ -302,6 +337,7 @@ def cpu_figures(
     chosen_tokens=8192,
     naive_tokens=4096,
     blocks=CPU_BLOCKS,
+    heads=(8, 32, 128, 64),
 ) -> dict:
     """The CPU figures: ADA from the chosen rows vs the full Gram, Numba vs Python, vs naive, cascade savings.
 
@@ -376,6 +412,9 @@ def cpu_figures(
     figures["shares"] = _time_shares(normalize(data[0]), normalize(data[1]), tau, numba_backend, nothing, repeat)
     tokens = (512, 1024, 2048, 4096, 8192, 16384) if scaling else (256, 512, 1024)
     figures["scaling"] = _scaling(tokens, n_features, tau, numba_backend, nothing, lambda x: x, repeat)
+    b, h, n, d = heads
+    per_head = synthetic.stacked(1, b * h * n, d, rep_ratio=0.45, seed=4)[0].reshape(b, h, n, d)
+    figures["per_head_run"] = per_head_run(per_head, tau, "numba", repeat, nothing)
     return figures
 
 
@@ -566,11 +605,20 @@ def screening_figures(
         "batched_screened": _best(lambda: ada_slices(x, tau, backend="cupy"), repeat, sync),
         "batched_float32": _best(lambda: ada_slices(x, tau, backend="cupy-float32"), repeat, sync),
     }
+    through_run = per_head_run(x, tau, "cupy", repeat, sync)
+    times["run_grouped"] = through_run["seconds"]["grouped"]
+    times["run_one_by_one"] = through_run["seconds"]["one_by_one"]
+    grouped = run(x[None], tau, backend="cupy", reference=False).sets
+    same_run = all(
+        _host_list(grouped[where][0]) == _host_list(sel.reps)
+        for where, sel in zip(np.ndindex(b, h), batched, strict=True)
+    )
     out["per_head"] = {
         "shape": {"B": b, "H": h, "T": n, "d": d},
-        "same_sets": same,
+        "same_sets": same and same_run and through_run["same_sets"],
         "seconds": times,
         "speedup_over_one_by_one_main": times["one_by_one_main"] / times["batched_screened"],
+        "run_speedup_over_one_by_one": through_run["speedup"],
     }
     x = None
     print("screening: per-head layer measured", file=sys.stderr)
@@ -685,6 +733,15 @@ def render_markdown(reports: dict[str, dict]) -> str:
                 lines.append(
                     f"| Numba scan / pure-Python scan (one layer) | {1e3 * fig['seconds_numba_scan']:.2f} ms / "
                     f"{fig['seconds_python_scan']:.2f} s | | |"
+                )
+            if "per_head_run" in fig:
+                ph = fig["per_head_run"]
+                shape_ph = ph["shape"]
+                lines.append(
+                    f"| `cc.run`, per-head layer ({shape_ph['B']}, {shape_ph['H']}, {shape_ph['T']}, {shape_ph['d']}), "
+                    f"{ph['backend']}: grouped / slice by slice | {1e3 * ph['seconds']['grouped']:.1f} ms / "
+                    f"{1e3 * ph['seconds']['one_by_one']:.1f} ms (same sets: {'yes' if ph['same_sets'] else 'NO'}) "
+                    "| | |"
                 )
             if "needed_savings" in fig:
                 lines += [
@@ -818,7 +875,14 @@ def _screening_lines(screening: dict | None) -> list[str]:
         f"Per-head layer (B, H, T, d) = ({shape['B']}, {shape['H']}, {shape['T']}, {shape['d']}): "
         f"slices one by one as on main {1e3 * t['one_by_one_main']:.1f} ms, one by one screened "
         f"{1e3 * t['one_by_one_screened']:.1f} ms, batched screened {1e3 * t['batched_screened']:.2f} ms, batched "
-        f"float32 {1e3 * t['batched_float32']:.2f} ms; same sets: {'yes' if p['same_sets'] else 'NO'}.",
+        f"float32 {1e3 * t['batched_float32']:.2f} ms"
+        + (
+            f"; through `cc.run` (the runner) grouped {1e3 * t['run_grouped']:.2f} ms, slice by slice "
+            f"{1e3 * t['run_one_by_one']:.1f} ms"
+            if "run_grouped" in t
+            else ""
+        )
+        + f"; same sets: {'yes' if p['same_sets'] else 'NO'}.",
         "",
         "Pairs re-computed in float32, of the screened similarities computed (ADA and cascade layers):",
         "",
@@ -844,7 +908,7 @@ _SCALING_KEYS = {"ada": "ada_seconds", "cascade": "cascade_seconds_fixed_r256"}
 QUICK = {
     "cpu": dict(
         n_layers=3, n_tokens=512, n_features=64, repeat=1, scaling=False,
-        chosen_tokens=600, naive_tokens=500, blocks=(64, 128),
+        chosen_tokens=600, naive_tokens=500, blocks=(64, 128), heads=(2, 4, 64, 16),
     ),
     "gpu": dict(n_layers=3, n_tokens=1024, n_features=256, repeat=2, scaling=False, chosen_tokens=(1000, 2000),
                 blocks=(128, 512), screening=dict(ada_tokens=(1024, 2048), n_features=256, repeat=2,
