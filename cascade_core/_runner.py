@@ -1,5 +1,9 @@
 """A whole run (SPEC §1, §5, §7): layers one at a time, every slice, ADA and the cascade.
 
+An ADA layer's slices of equal valid length are selected together through the
+backend's :meth:`~cascade_core.backends.Backend.greedy_slices`; cascade layers
+slice by slice.
+
 The runner reads one layer at a time from any iterable (or slices a stacked
 array lazily, so a memory-mapped file is never read whole), keeps per slice
 only the previous layer's sets, and returns per-layer records and run totals.
@@ -218,6 +222,17 @@ def run(
     Returns
     -------
     RunResult
+
+    Notes
+    -----
+    On an input with slice axes (``(B, T, d)`` or ``(B, H, T, d)`` layers),
+    a layer that ADA selects outright is selected a group of slices at a
+    time: slices with the same number of valid tokens go to the backend's
+    :meth:`~cascade_core.backends.Backend.greedy_slices` together (batched
+    launches on CuPy), and the call's wall time is divided equally among
+    them. Sets, records and ledgers are those of slice by slice. Cascade
+    layers, ``"full-gram"`` runs and layers sent back to ADA run slice by
+    slice (docs/decisions.md).
 
     Examples
     --------
