@@ -141,3 +141,48 @@ def test_cascade_steps_equal_in_both_precisions():
         for part in ("reps", "kept", "uncovered", "added"):
             assert host(getattr(step, part)) == getattr(expected, part).tolist(), (name, part)
         assert (step.ops, step.needed) == (expected.ops, expected.needed)
+
+
+@pytest.mark.parametrize("data", ["synthetic", "near-tau"])
+@pytest.mark.parametrize("backend", ["cupy", "cupy-float32"])
+def test_runner_groups_slices_like_slice_by_slice(monkeypatch, backend, data):
+    """cc.run on a per-head input: its grouped ADA layers (batched greedy_slices) give every record, set
+    and ledger of the runner slice by slice and of the CPU run (issue 14)."""
+    import cupy
+
+    from cascade_core import _runner
+    from cascade_core.backends import get
+
+    if data == "synthetic":
+        flat = synthetic.stacked(4, 2 * 4 * 160, 64, rep_ratio=0.4, seed=13)
+    else:
+        flat = near_tau_stack(4, 2 * 4 * 160, 64, 0.5, seed=13)
+    x = flat.reshape(4, 2, 4, 160, 64)  # (L, B, H, T, d)
+    lengths = [160, 97]
+    near = [naive.near_threshold(layer[b, h, :n], 0.5) for layer in x for b, n in enumerate(lengths) for h in range(4)]
+    assert not any(near)
+    kwargs = {"lengths": lengths, "recompute_every": 2, "assign": True}
+    engine = get(backend)
+    calls = []
+    inner = engine.greedy_slices
+
+    def spy(xh, tau, block=None):
+        calls.append(tuple(xh.shape))
+        return inner(xh, tau, block)
+
+    monkeypatch.setattr(engine, "greedy_slices", spy)
+    got = cc.run(cupy.asarray(x), 0.5, backend=backend, **kwargs)
+    assert calls == 2 * [(4, 160, 64), (4, 97, 64)]  # layers 0 and 2, a group per sequence
+    monkeypatch.setattr(_runner, "_BATCH_SLICES", False)
+    one_by_one = cc.run(cupy.asarray(x), 0.5, backend=backend, **kwargs)
+    cpu = cc.run(x, 0.5, backend="numba", **kwargs)
+    assert len(calls) == 4  # slice by slice: the hook is not called
+
+    def fields(result):
+        return [{k: v for k, v in rec.as_dict().items() if "seconds" not in k} for rec in result.records]
+
+    assert fields(got) == fields(one_by_one) == fields(cpu)
+    for store in ("sets", "reference_sets", "assignments", "reference_assignments"):
+        want = {k: [s.tolist() for s in v] for k, v in getattr(cpu, store).items()}
+        for result in (got, one_by_one):
+            assert {k: [host(s) for s in v] for k, v in getattr(result, store).items()} == want, store
