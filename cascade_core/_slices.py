@@ -119,7 +119,7 @@ def _host_ints(a: Array) -> list:
     """A small integer array as nested Python lists, in one transfer (``tolist`` where the namespace has it)."""
     if hasattr(a, "tolist"):
         return a.tolist()
-    return [[int(v) for v in row] for row in a]
+    return [[int(a[i, j]) for j in range(a.shape[1])] for i in range(a.shape[0])]  # no iteration (array-api-strict)
 
 
 def _unravel(index: int, shape) -> tuple[int, ...]:
