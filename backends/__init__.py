@@ -6,12 +6,13 @@ subclass and its instance ``backend``; the optional library it needs (Numba,
 CuPy) is imported only when the backend is asked for, and a missing one is an
 :class:`ImportError` that says what to install.
 
-==============  ==========================================================
-``numpy``       the CPU reference, vectorised per tile
-``numba``       compiled scans on the CPU (the CPU default with Numba)
-``cupy``        the whole selection on a GPU, CUDA or ROCm
-``array_api``   the scan in pure array-API code, for any namespace
-==============  ==========================================================
+==================  ==================================================================================
+``numpy``           the CPU reference, vectorised per tile
+``numba``           compiled scans on the CPU (the CPU default with Numba)
+``cupy``            the whole selection on a GPU, CUDA or ROCm, from screened float16 products (float32 decisions)
+``cupy-float32``    the same, every product in float32
+``array_api``       the scan in pure array-API code, for any namespace
+==================  ==================================================================================
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _MODULES = {
     "numpy": "cascade_core.backends.numpy",
     "numba": "cascade_core.backends.numba",
     "cupy": "cascade_core.backends.cupy",
+    "cupy-float32": "cascade_core.backends.cupy",
     "array_api": "cascade_core.backends.array_api",
 }
 
@@ -36,9 +38,13 @@ _INSTALL = {
     "numpy": "NumPy: pip install numpy",
     "numba": "Numba: pip install numba",
     "array_api": "array-api-compat: pip install array-api-compat",
+    "cupy-float32": "CuPy (see 'cupy')",
     "cupy": "CuPy: pip install 'cascade-core[cuda]' (NVIDIA, CUDA 13), 'cascade-core[cuda12]' (CUDA 12) "
     "or 'cascade-core[rocm]' (AMD, ROCm 7)",
 }
+
+#: The module attribute holding each backend (``backend`` unless named here).
+_ATTRIBUTES = {"cupy-float32": "backend_float32"}
 
 #: DLPack device types of GPU memory (CUDA, ROCm, CUDA managed).
 _GPU_DEVICES = {2, 10, 13}
@@ -71,7 +77,7 @@ def get(name: str) -> Backend:
         module = importlib.import_module(_MODULES[name])
     except ImportError as err:
         raise BackendUnavailable(f"backend {name!r} is not available ({err}); install {_INSTALL[name]}") from None
-    return module.backend
+    return getattr(module, _ATTRIBUTES.get(name, "backend"))
 
 
 def available() -> list[str]:

@@ -77,6 +77,26 @@ class Backend(Protocol):
         removal and addition steps (SPEC §5).
         """
 
+    def uncovered(self, xh: Array, rows: Array, kept: Array, tau: float, tile: int | None) -> Array:
+        """Validation of SPEC §5 step 2: for each token of `rows`, whether no token of `kept` links to it.
+
+        `rows` and `kept` index the normalised tokens `xh`. Returns a boolean
+        vector of the length of `rows` (True: uncovered). `tile` bounds the
+        rows compared at once (None: about 4 Mi similarities a tile).
+        """
+
+    def greedy_slices(self, xh: Array, tau: float, block: int | None = None) -> Array:
+        """The greedy scan of SPEC §3 in every slice of `xh` ``(S, n, d)``; ``(S, n)`` booleans, True: kept.
+
+        A backend may scan all slices in batched launches; the result is
+        that of :meth:`greedy` on each slice. `block` is the tile of
+        :meth:`greedy` for a backend that scans slice by slice (None: its
+        :attr:`block`); a batched scan may ignore it. The runner
+        (:func:`cascade_core.run`) selects the ADA layers of a batched or
+        per-head input through this hook, a group of slices of equal valid
+        length at a time.
+        """
+
     def group_sizes(self, assignment: Array, reps: Array) -> Array:
         """``c_j = |{i : a(i) = j}|`` for each ``j`` of the increasing `reps` (SPEC §4)."""
 
@@ -134,6 +154,28 @@ class BaseBackend:
             kept_rows = xp.concat([kept_rows, xp.take(tile, picked, axis=0)], axis=0)
             kept.append(xp.take(left, picked) + start)
         return xp.concat(kept)
+
+    def uncovered(self, xh: Array, rows: Array, kept: Array, tau: float, tile: int | None) -> Array:
+        xp = array_namespace(xh, rows, kept)
+        n, r = rows.shape[0], kept.shape[0]
+        if r == 0 or n == 0:
+            return xp.ones((n,), dtype=xp.bool, device=device(xh))
+        kept_t = xp.matrix_transpose(xp.take(xh, kept, axis=0))
+        step = tile or max(64, min(4096, (1 << 22) // r))
+        parts = []
+        for start in range(0, n, step):
+            block = xp.take(xh, rows[start : min(start + step, n)], axis=0)
+            parts.append(xp.max(self.similarity(block, kept_t), axis=1) < tau)
+        return xp.concat(parts)
+
+    def greedy_slices(self, xh: Array, tau: float, block: int | None = None) -> Array:
+        xp = array_namespace(xh)
+        n = xh.shape[1]
+        flags = []
+        for s in range(xh.shape[0]):
+            kept = self.greedy(xh[s, ...], tau, block or self.block)
+            flags.append(xp.any(xp.arange(n, dtype=xp.int64, device=device(xh))[:, None] == kept[None, :], axis=1))
+        return xp.stack(flags)
 
     def group_sizes(self, assignment: Array, reps: Array) -> Array:
         xp = array_namespace(assignment, reps)

@@ -13,7 +13,7 @@ everything public is re-exported here once:
 =========  ==============================================================
 SPEC §1    :func:`run` (layouts: ``_layout``), :func:`load`
 SPEC §2    :func:`normalize` (``_gram``)
-SPEC §3    :func:`ada` (``_ada``; §3.1: ``Backend.greedy``)
+SPEC §3    :func:`ada` (``_ada``; §3.1: ``Backend.greedy``), :func:`ada_slices` (``_slices``)
 SPEC §4    :func:`assign` (``_assignment``)
 SPEC §5    :func:`cascade`, :class:`RecomputePolicy` (``_cascade``)
 SPEC §6    :func:`ada_ops`, :func:`ada_needed` ... (``_accounting``)
@@ -69,6 +69,7 @@ from ._io import Activations, describe, load, sample_path, write_atomic
 from ._metrics import LayerRecord, RunTotals, jaccard
 from ._quality import AttentionRecord, attention_layers
 from ._runner import RunResult, run
+from ._slices import ada_slices
 from ._sources import Document
 from ._stack import LayerStack
 from ._tokens import TokenView, token_table, token_views
@@ -103,6 +104,7 @@ __all__ = [
     "__version__",
     "ada",
     "ada_needed",
+    "ada_slices",
     "ada_ops",
     "analyze_corpus",
     "analyze_document",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ._accounting import cascade_needed, cascade_ops
 from ._ada import greedy_independent_set
 from ._errors import CascadeInputError
-from ._gram import max_similarity, normalize
+from ._gram import normalize
 from ._params import backend_for, check_algorithm, check_positive_int, check_ratio, check_tau, check_tile
 from ._xp import Array, array_namespace, device, isin_sorted
 
@@ -76,8 +76,7 @@ def cascade_normalized(
     #    they are not compared again, whatever the last bit of a product says.
     tokens = xp.arange(n, dtype=xp.int64, device=device(xh))
     others = xp.nonzero(~isin_sorted(tokens, prev))[0]
-    best = max_similarity(xh, others, kept, tile, backend=backend)
-    uncovered = xp.take(others, xp.nonzero(best < tau)[0])
+    uncovered = xp.take(others, xp.nonzero(backend.uncovered(xh, others, kept, tau, tile))[0])
 
     # 3. Addition: scan U in index order.
     if uncovered.shape[0]:

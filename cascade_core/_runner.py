@@ -1,5 +1,9 @@
 """A whole run (SPEC §1, §5, §7): layers one at a time, every slice, ADA and the cascade.
 
+An ADA layer's slices of equal valid length are selected together through the
+backend's :meth:`~cascade_core.backends.Backend.greedy_slices`; cascade layers
+slice by slice.
+
 The runner reads one layer at a time from any iterable (or slices a stacked
 array lazily, so a memory-mapped file is never read whole), keeps per slice
 only the previous layer's sets, and returns per-layer records and run totals.
@@ -21,6 +25,7 @@ from ._gram import check_extent, check_floating, normalize
 from ._layout import STACKED, layer_indices
 from ._metrics import LayerRecord, RunTotals, jaccard, summarize
 from ._params import ALGORITHMS, backend_for, check_algorithm, check_tau, check_tile
+from ._slices import ada_stacked
 from ._xp import Array, array_namespace, index_array
 
 __all__ = ["RunResult", "run", "iter_layers"]
@@ -218,6 +223,17 @@ def run(
     -------
     RunResult
 
+    Notes
+    -----
+    On an input with slice axes (``(B, T, d)`` or ``(B, H, T, d)`` layers),
+    a layer that ADA selects outright is selected a group of slices at a
+    time: slices with the same number of valid tokens go to the backend's
+    :meth:`~cascade_core.backends.Backend.greedy_slices` together (batched
+    launches on CuPy), and the call's wall time is divided equally among
+    them. Sets, records and ledgers are those of slice by slice. Cascade
+    layers, ``"full-gram"`` runs and layers sent back to ADA run slice by
+    slice (docs/decisions.md).
+
     Examples
     --------
     >>> import numpy as np
@@ -280,9 +296,14 @@ def run(
         layer_ids.append(layer_index)
         given, layer = layer, engine.native(layer)
 
-        for where, x, positions in _slices(layer, slice_shape, valid):
+        scan = {"engine": engine, "tile": tile, "algorithm": algorithm}
+        entries = _normalized_slices(layer, slice_shape, valid, center, layer_index)
+        batched: dict[tuple[int, ...], tuple[Selection, float]] = {}
+        if _batches(slice_shape, algorithm) and policy.runs_ada(position, bool(prev)):
+            entries = list(entries)  # a layer's normalised slices, held to be grouped
+            entries, batched = _ada_groups(entries, tau, engine, tile, layer_index)
+        for where, xh, positions in entries:
             try:
-                xh = normalize(x, center=center)
                 record, reps, ada_reps = _select_layer(
                     xh,
                     layer_index,
@@ -292,16 +313,12 @@ def run(
                     prev_ada.get(where),
                     tau=tau,
                     reference=reference,
-                    engine=engine,
-                    tile=tile,
-                    algorithm=algorithm,
                     policy=policy,
+                    batched=batched.get(where),
+                    **scan,
                 )
             except CascadeInputError as err:
-                token = err.token
-                if token is not None and positions is not None:
-                    token = int(positions[token])
-                raise CascadeInputError(err.reason, layer=layer_index, slice=where, token=token) from None
+                raise _located(err, layer_index, where, positions) from None
             records.append(record)
             prev[where] = reps
             sets.setdefault(where, []).append(engine.export(_to_positions(reps, positions), like=given))
@@ -316,6 +333,7 @@ def run(
                         nearest = assign_normalized(xh, chosen, tile=tile, backend=engine)
                         store.setdefault(where, []).append(engine.export(_to_positions(nearest, positions), like=given))
             del xh
+        del entries, batched  # the layer's normalised slices
         if progress is not None:
             progress(position)
 
@@ -345,28 +363,39 @@ def _layout_of(activations, first_shape) -> str:
     return "per layer " + STACKED[len(first_shape) + 1][1:]
 
 
-def _select_layer(xh, layer, position, where, prev, prev_ada, *, tau, reference, engine, tile, algorithm, policy):
-    """Select one layer of one slice (normalised tokens `xh`); return its record, set and ADA reference set."""
+def _select_layer(
+    xh, layer, position, where, prev, prev_ada, *, tau, reference, engine, tile, algorithm, policy, batched=None
+):
+    """Select one layer of one slice (normalised tokens `xh`); return its record, set and ADA reference set.
+
+    `batched`: this slice's ADA selection and its share of the wall time,
+    already computed with the other slices of its group (:func:`_ada_groups`).
+    """
     n = xh.shape[0]
     scan = {"backend": engine, "tile": tile, "algorithm": algorithm}
-    engine.synchronize()  # time the selection only, not queued normalisation
-    start = time.perf_counter()
     ada_selection = None
     removed = added = uncovered = 0
-    if policy.runs_ada(position, prev is not None):
+    if batched is not None:
         method = "ada"
-        ada_selection = ada_normalized(xh, tau, **scan)
+        ada_selection, seconds = batched
         reps, ops, needed = ada_selection.reps, ada_selection.ops, ada_selection.needed
     else:
-        step = cascade_normalized(prev, xh, tau, **scan)
-        removed, added, uncovered = step.removed, step.added.shape[0], step.uncovered.shape[0]
-        reps, ops, needed, method = step.reps, step.ops, step.needed, "cascade"
-        if policy.sends_back(step, prev.shape[0]):
+        engine.synchronize()  # time the selection only, not queued normalisation
+        start = time.perf_counter()
+        if policy.runs_ada(position, prev is not None):
+            method = "ada"
             ada_selection = ada_normalized(xh, tau, **scan)
-            reps, method = ada_selection.reps, "recompute"
-            ops, needed = step.ops + ada_selection.ops, step.needed + ada_selection.needed
-    engine.synchronize()
-    seconds = time.perf_counter() - start
+            reps, ops, needed = ada_selection.reps, ada_selection.ops, ada_selection.needed
+        else:
+            step = cascade_normalized(prev, xh, tau, **scan)
+            removed, added, uncovered = step.removed, step.added.shape[0], step.uncovered.shape[0]
+            reps, ops, needed, method = step.reps, step.ops, step.needed, "cascade"
+            if policy.sends_back(step, prev.shape[0]):
+                ada_selection = ada_normalized(xh, tau, **scan)
+                reps, method = ada_selection.reps, "recompute"
+                ops, needed = step.ops + ada_selection.ops, step.needed + ada_selection.needed
+        engine.synchronize()
+        seconds = time.perf_counter() - start
 
     record = LayerRecord(
         layer=layer,
@@ -409,6 +438,70 @@ def _reference_ada(xh, tau, engine, tile, algorithm, method, seconds, selection)
         if way == algorithm and selection is None:
             selection = fresh
     return selection, times
+
+
+#: Select the ADA layers of a batched or per-head input a group of slices at a time
+#: (:meth:`Backend.greedy_slices`). False: slice by slice, as before issue 14 (the tests compare both).
+_BATCH_SLICES = True
+
+
+def _batches(slice_shape, algorithm: str) -> bool:
+    """Whether a layer's ADA slices go to the backend in groups: slice axes and the chosen-rows way."""
+    return _BATCH_SLICES and bool(slice_shape) and algorithm == "chosen-rows"
+
+
+def _located(err: CascadeInputError, layer: int, where, positions) -> CascadeInputError:
+    """`err` located at `layer` and slice `where`, its token a position in the input."""
+    token = err.token
+    if token is not None and positions is not None:
+        token = int(positions[token])
+    return CascadeInputError(err.reason, layer=layer, slice=where, token=token)
+
+
+def _normalized_slices(layer: Array, slice_shape, valid, center: bool, layer_index: int):
+    """``(where, xh, positions)`` per slice: its valid tokens normalised (SPEC §2), lazily."""
+    for where, x, positions in _slices(layer, slice_shape, valid):
+        try:
+            xh = normalize(x, center=center)
+        except CascadeInputError as err:
+            raise _located(err, layer_index, where, positions) from None
+        yield where, xh, positions
+
+
+def _ada_groups(entries: list, tau: float, engine, tile, layer_index: int):
+    """ADA of a layer's slices, grouped by valid length, one :meth:`Backend.greedy_slices` call a group.
+
+    Slices with the same number of valid tokens ``n`` (all of them without
+    `lengths` or `mask`) are stacked ``(S, n, d)`` and selected in one
+    call; the wall time of the call (synchronised before and after) is
+    divided equally among its ``S`` slices, which within a group is also
+    in proportion to their ``n**2`` inner products. The ledgers are per
+    slice, as slice by slice. Returns the entries with each slice's
+    normalised tokens now a view of its group's stack, and ``{where:
+    (selection, seconds)}``.
+    """
+    groups: dict[int, list[int]] = {}
+    for index, (_, xh, _) in enumerate(entries):
+        groups.setdefault(xh.shape[0], []).append(index)
+    batched = {}
+    for members in groups.values():
+        xp = array_namespace(entries[members[0]][1])
+        stack = xp.stack([entries[i][1] for i in members])
+        for k, i in enumerate(members):
+            where, _, positions = entries[i]
+            entries[i] = (where, stack[k, ...], positions)
+        engine.synchronize()
+        start = time.perf_counter()
+        try:
+            selections = ada_stacked(stack, tau, backend=engine, block=tile)
+        except CascadeInputError as err:
+            raise err.located(layer=layer_index) from None
+        engine.synchronize()
+        share = (time.perf_counter() - start) / len(members)
+        for i, selection in zip(members, selections, strict=True):
+            batched[entries[i][0]] = (selection, share)
+        del stack
+    return entries, batched
 
 
 def _slices(layer: Array, slice_shape, valid):

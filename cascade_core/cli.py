@@ -81,6 +81,10 @@ FLAGS = {
 _NAMED = re.compile(r"(?<![\w-])(" + "|".join(FLAGS) + r")(=True\b|=)")
 
 
+#: The --backend help of every command.
+BACKEND_HELP = "numpy, numba, cupy (screened float16), cupy-float32, array_api or auto (default)"
+
+
 def flag_message(err: CascadeInputError) -> str:
     """The library's message with its parameters named by their flags.
 
@@ -201,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--center", action="store_true", help="subtract the mean token before normalising")
     _add_selection_options(compare)
     compare.add_argument("--layers", metavar="RANGE", help="run only these layers: '1:', ':-1', '0:12:2', '0,3,5'")
-    compare.add_argument("--backend", default="auto", help="numpy, numba, cupy, array_api or auto (default)")
+    compare.add_argument("--backend", default="auto", help=BACKEND_HELP)
     compare.add_argument("--tile", type=int, default=None, help="rows of a Gram tile (default: about 4 Mi entries)")
     attention = compare.add_argument_group("compressed attention (SPEC §8)")
     attention.add_argument(
@@ -278,7 +282,7 @@ def _add_run_options(parser) -> None:
     )
     parser.add_argument("--recompute-ratio", type=float, metavar="RHO", help="back to ADA when |D|+|A| > RHO*|R|")
     parser.add_argument("--recompute-every", type=int, metavar="K", help="ADA on every K-th layer")
-    parser.add_argument("--backend", default="auto", help="numpy, numba, cupy, array_api or auto (default)")
+    parser.add_argument("--backend", default="auto", help=BACKEND_HELP)
     parser.add_argument(
         "--tile",
         type=int,

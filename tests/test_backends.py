@@ -32,6 +32,9 @@ BACKENDS = [
     "numba",
     "array_api",
     pytest.param("cupy", marks=[pytest.mark.gpu, pytest.mark.skipif(not _gpu_available(), reason="no GPU/CuPy")]),
+    pytest.param(
+        "cupy-float32", marks=[pytest.mark.gpu, pytest.mark.skipif(not _gpu_available(), reason="no GPU/CuPy")]
+    ),
 ]
 
 
@@ -41,7 +44,7 @@ def to_host(a):
 
 def as_backend_input(x, backend):
     """The array a user of this backend would hand over (a CuPy array for the GPU)."""
-    if backend == "cupy":
+    if backend.startswith("cupy"):
         import cupy
 
         return cupy.asarray(x)

@@ -66,7 +66,7 @@ class Layer(XPBenchmark):
                 raise NotImplementedError("no chosen-rows ADA in this commit")
             self.kwargs = {}  # the full Gram was the only way
         self._setup_backend(backend)
-        n_features = 4096 if backend == "cupy" else 768
+        n_features = 4096 if backend.startswith("cupy") else 768
         pair = layers(2, n_tokens, n_features, rep_ratio=ratio)
         self.xh = [normalize(on_backend(layer, self.backend)) for layer in pair]
         self.prev = ada_normalized(self.xh[0], TAU, backend=self.backend, tile=None, **self.kwargs).reps
