@@ -140,7 +140,13 @@ def test_sigint_in_a_real_process(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
+    # Interrupt once the run is under way: after one second of the process's own CPU time (its imports
+    # take about 0.3 s), not of wall time, which a loaded machine stretches.
+    import psutil
+
+    deadline = time.monotonic() + 60
+    while sum(psutil.Process(proc.pid).cpu_times()[:2]) < 1.0 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert proc.poll() is None, "finished before the interrupt: make the input larger"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
