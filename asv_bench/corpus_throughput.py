@@ -1,6 +1,6 @@
 """Corpus throughput: documents per second in this process, and on Dask with 1 and 2 workers (CPU or GPU).
 
-    python asv_bench/corpus_throughput.py --cpu --json cpu.json     # 64 x (L 12, T 1024, d 768): a quiet 2-core machine
+    python asv_bench/corpus_throughput.py --cpu --json docs/benchmarks/corpus/cpu-2core.json  # 64 x (12, 1024, 768)
     python asv_bench/corpus_throughput.py --gpu --json gpu.json     # 2 GPUs: dask-cuda workers on 1 GPU, then on 2
     python asv_bench/corpus_throughput.py --cpu --small             # a smoke test (8 x (4, 256, 64))
 
