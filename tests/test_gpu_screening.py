@@ -167,7 +167,8 @@ def test_runner_groups_slices_like_slice_by_slice(monkeypatch, backend, data):
     inner = engine.greedy_slices
 
     def spy(xh, tau, block=None):
-        calls.append(tuple(xh.shape))
+        if xh.shape[-1] == x.shape[-1]:  # the layers' calls, not the backend's warm-up on a tiny input
+            calls.append(tuple(xh.shape))
         return inner(xh, tau, block)
 
     monkeypatch.setattr(engine, "greedy_slices", spy)
