@@ -113,6 +113,12 @@ def export_hf(
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise CascadeInputError("not a model directory", path=str(model_dir))
+    if not (model_dir / "config.json").is_file():
+        raise CascadeInputError(
+            "not a model directory: no config.json (a local Hugging Face model folder holds config.json, "
+            "the weights and the tokenizer files)",
+            path=str(model_dir),
+        )
     if Path(out).exists() and not force:
         raise CascadeInputError("exists; not overwritten (use force=True)", path=str(out), param="force")
     if dtype not in ("float16", "bfloat16", "float32"):

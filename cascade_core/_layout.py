@@ -74,6 +74,7 @@ def layer_indices(spec, n_layers: int | None) -> list[int] | None:
     """
     if spec is None:
         return None
+    given = spec  # as the caller wrote it, for messages
     if isinstance(spec, str):
         spec = _parse_layer_text(spec)
     if isinstance(spec, slice):
@@ -94,7 +95,7 @@ def layer_indices(spec, n_layers: int | None) -> list[int] | None:
                 raise CascadeInputError("layers: a negative index needs the number of layers", param="layers")
             chosen.append(v % n_layers if n_layers else v)
     if not chosen:
-        raise CascadeInputError(f"layers {spec!r} selects no layer of {n_layers}", param="layers")
+        raise CascadeInputError(f"layers {given!r} selects no layer of {n_layers}", param="layers")
     if len(set(chosen)) != len(chosen) or chosen != sorted(chosen):
         raise CascadeInputError(f"layers must be increasing and distinct, got {chosen}", param="layers")
     return chosen

@@ -15,6 +15,7 @@ import argparse
 import functools
 import glob
 import math
+import os
 import re
 import sys
 from dataclasses import replace
@@ -696,8 +697,12 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as err:  # a backend or an optional library that is not installed
         print(f"cascade-core: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped reading (`| head`): stop quietly, as command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141
     except OSError as err:
-        print(f"cascade-core: error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"cascade-core: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cascade-core: interrupted; no report file was left half-written", file=sys.stderr)

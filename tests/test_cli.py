@@ -110,3 +110,42 @@ def test_options_reach_the_run(capsys):
     assert "tau 0.9, center on" in out
     assert "ada" in out.splitlines()[7]  # layer 3 is sent back to ADA
     assert re.search(r"^mean agreement with ADA +-$", out, re.MULTILINE)
+
+
+# ---- found by a new user's trial (issue 12's follow-up) ----------------------------------------
+
+
+def test_layers_error_quotes_what_the_user_wrote(tmp_path, capsys):
+    from cascade_core._layout import layer_indices
+
+    with pytest.raises(cc.CascadeInputError, match=r"layers '9:' selects no layer of 4"):
+        layer_indices("9:", 4)
+    path = tmp_path / "small.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((4, 20, 8), dtype=np.float32))
+    assert main(["analyze", str(path), "--layers", "3:1"]) == 2
+    err = capsys.readouterr().err
+    assert "--layers '3:1' selects no layer of 4" in err and "slice(" not in err
+
+
+def test_export_hf_on_a_folder_without_a_model_says_so(tmp_path, capsys):
+    pytest.importorskip("transformers")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "t.txt").write_text("hello world")
+    out = tmp_path / "o.safetensors"
+    assert main(["export-hf", str(tmp_path / "empty"), "--text", str(tmp_path / "t.txt"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "empty: not a model directory: no config.json" in err[0]
+    assert not out.exists()
+
+
+def test_a_closed_pipe_stops_quietly(tmp_path, monkeypatch, capsys):
+    """`cascade-core ... | head`: the reader is gone; exit 141 without an error line (not ': Broken pipe')."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    stdout = os.fdopen(write_end, "w", buffering=1)
+    monkeypatch.setattr("sys.stdout", stdout)
+    try:
+        assert main(["info", str(sample_path())]) == 141
+    finally:
+        stdout.close()
+    assert capsys.readouterr().err == ""
