@@ -459,8 +459,22 @@ def _dask_client(client, scheduler: str | None, workers: int | None, gpus: bool,
     if not gpus and not workers:
         workers = max(1, min(_cpu_count(), tasks))  # sized to the machine, at most one worker per document
     cluster = local_cluster(workers, gpus=gpus, processes=processes)
-    with cluster, Client(cluster) as local:
+    with cluster, Client(cluster) as local, _quiet_after_interrupt():
         yield local
+
+
+@contextlib.contextmanager
+def _quiet_after_interrupt():
+    """After Ctrl-C, silence this process's Dask loggers while our cluster shuts down (closed connections).
+
+    Innermost in its ``with``, so it runs before the client and cluster close.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        for name in ("distributed", "tornado", "asyncio"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        raise
 
 
 def local_cluster(workers: int | None, *, gpus: bool = False, processes: bool = True, devices: str | None = None):
@@ -469,8 +483,11 @@ def local_cluster(workers: int | None, *, gpus: bool = False, processes: bool = 
     Worker processes start with :data:`ONE_THREAD` (BLAS and Numba on one
     thread) and glibc's own malloc tuning: distributed's default
     ``MALLOC_TRIM_THRESHOLD_`` makes every large array (a Gram tile) a fresh
-    ``mmap``, which cost a task 20-30 % here. They log only errors (a task
-    cancelled at Ctrl-C is not news). `devices` (``"0,1"``) picks the GPUs;
+    ``mmap``, which cost a task 20-30 % here. They log only critical
+    failures: a task's own error comes back through its future (the
+    document's error row), and what workers log at the error level is about
+    connections, such as a heartbeat that finds the scheduler gone after
+    Ctrl-C, which is not news. `devices` (``"0,1"``) picks the GPUs;
     `workers` None takes them all.
     """
     import dask
@@ -480,7 +497,7 @@ def local_cluster(workers: int | None, *, gpus: bool = False, processes: bool = 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     environ.update(ONE_THREAD)
-    options = {"silence_logs": logging.ERROR, "threads_per_worker": 1}
+    options = {"silence_logs": logging.CRITICAL, "threads_per_worker": 1}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         if not gpus:
             return LocalCluster(n_workers=workers, processes=processes, **options)
