@@ -244,6 +244,20 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, *, force: bool = Fa
     path = Path(path)
     if path.exists() and not force:
         raise CascadeInputError("exists; not overwritten (use force=True)", path=str(path), param="force")
+    tmp = stage(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def stage(path: Path, data: str | bytes, mode: int | None = None) -> str:
+    """Write `data` to a new temporary file beside `path`, synced to disk; return the temporary's name.
+
+    The file gets `mode` (default :func:`file_mode`: mkstemp makes 0600, a
+    report gets what the user's umask gives). Nothing is left behind on failure.
+    """
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
@@ -251,11 +265,11 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, *, force: bool = Fa
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, file_mode())  # mkstemp makes 0600; a report gets what the user's umask gives
-        os.replace(tmp, path)
+        os.chmod(tmp, file_mode() if mode is None else mode)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return tmp
 
 
 def file_mode() -> int:

@@ -115,12 +115,18 @@ def test_npy_header_parser_errors(tmp_path, capsys, old, new, why):
 # ---- HDF5 -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("signature", [b"HEAP", b"SNOD"])
-def test_h5_object_visitation_failed(tmp_path, capsys, signature):
+def h5_file(tmp_path):
+    """A valid HDF5 file of `X` as ``hidden_states``."""
     h5py = pytest.importorskip("h5py")
     path = tmp_path / "acts.h5"
     with h5py.File(path, "w") as handle:
         handle["hidden_states"] = X
+    return path
+
+
+@pytest.mark.parametrize("signature", [b"HEAP", b"SNOD"])
+def test_h5_object_visitation_failed(tmp_path, capsys, signature):
+    path = h5_file(tmp_path)
     data = path.read_bytes()
     assert signature in data
     path.write_bytes(data.replace(signature, b"JUNK", 1))
@@ -130,10 +136,7 @@ def test_h5_object_visitation_failed(tmp_path, capsys, signature):
 
 
 def test_h5_name_that_is_not_utf8(tmp_path, capsys):
-    h5py = pytest.importorskip("h5py")
-    path = tmp_path / "acts.h5"
-    with h5py.File(path, "w") as handle:
-        handle["hidden_states"] = X
+    path = h5_file(tmp_path)
     path.write_bytes(path.read_bytes().replace(b"hidden_states", b"h\xb0dden_states", 1))
     with pytest.raises(CascadeInputError, match=re.escape("HDF5 object name b'h\\xb0dden_states' is not UTF-8")):
         load(path)

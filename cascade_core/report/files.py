@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .._errors import CascadeInputError
-from .._io import file_mode
+from .._io import file_mode, stage
 from .document import layers_csv, sweep_csv, to_json
 from .markdown import report_markdown
 
@@ -195,13 +195,7 @@ def write_all(targets: list[tuple[Path, str | bytes]]) -> None:
             for folder in reversed(missing):
                 folder.mkdir()
                 made.append(folder)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path("."))
-            staged.append((tmp, target))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
+            staged.append((stage(target, data, mode), target))
         for tmp, target in staged:
             current = target
             os.replace(tmp, target)
