@@ -121,3 +121,17 @@ def test_file_mode_reads_the_umask_without_changing_it():
         assert os.umask(0o027) == 0o027
     finally:
         os.umask(old)
+
+
+def test_out_without_matplotlib_is_refused_before_the_run(tmp_path, monkeypatch, capsys):
+    """`--out` on the README's plain install (no [plot] extra): the error comes before any work, nothing is made."""
+    import sys
+
+    from cascade_core.cli import main
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    monkeypatch.setattr("cascade_core.cli.analyze_corpus", lambda *a, **k: pytest.fail("ran before refusing"))
+    assert main(["analyze", "--out", str(tmp_path / "rep")]) == 2
+    assert "plots need matplotlib: pip install 'cascade-core[plot]'" in capsys.readouterr().err
+    assert not (tmp_path / "rep").exists()

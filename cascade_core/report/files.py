@@ -81,6 +81,10 @@ def check_outputs(
     `patterns` (globs such as :data:`VIEW_PATTERNS`) name files whose exact names
     are known only after the run: any existing match counts as a file in the way.
     """
+    if out_dir:
+        from .plots import _pyplot
+
+        _pyplot()  # a report folder holds plots: a missing matplotlib is found now, not after the run
     targets = [Path(json_path)] if json_path else []
     if json_path:
         if Path(json_path).is_dir():
